@@ -1,0 +1,163 @@
+// Package errs is Hypha's table of failure classes. Every failure the ledger can
+// report has a stable numeric code and a stable name (ErrBadSignature, ErrNonce…);
+// each edge (ABCI code, HTTP status, MQTT reason code, CLI exit) maps these once.
+//
+// Codes are part of the protocol: never renumber or reuse one. Code 0 is success.
+package errs
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Class is one failure class. The package-level values are the only instances;
+// compare with errors.Is, or find the class of any error with Of.
+type Class struct {
+	Code uint32
+	Name string
+	desc string
+}
+
+func (c *Class) Error() string { return c.Name + ": " + c.desc }
+
+// Wrap returns an error of class c with a formatted message for humans.
+func (c *Class) Wrap(format string, args ...any) error {
+	return &wrapped{class: c, msg: fmt.Sprintf(format, args...)}
+}
+
+// WithCause returns an error of class c that also wraps cause.
+func (c *Class) WithCause(cause error, format string, args ...any) error {
+	return &wrapped{class: c, msg: fmt.Sprintf(format, args...), cause: cause}
+}
+
+type wrapped struct {
+	class *Class
+	msg   string
+	cause error
+}
+
+func (w *wrapped) Error() string {
+	if w.cause != nil {
+		return w.class.Name + ": " + w.msg + ": " + w.cause.Error()
+	}
+	return w.class.Name + ": " + w.msg
+}
+
+func (w *wrapped) Is(target error) bool { return target == w.class }
+func (w *wrapped) Unwrap() error        { return w.cause }
+
+// Of returns the class of err: the first Class found in its chain, or
+// ErrInternal for an unclassified error. Of(nil) is nil.
+func Of(err error) *Class {
+	if err == nil {
+		return nil
+	}
+	var w *wrapped
+	if errors.As(err, &w) {
+		return w.class
+	}
+	var c *Class
+	if errors.As(err, &c) {
+		return c
+	}
+	return ErrInternal
+}
+
+// Message is err's text without its class name prefix, for results that carry
+// the name separately.
+func Message(err error) string {
+	var w *wrapped
+	if errors.As(err, &w) {
+		if w.cause != nil {
+			return w.msg + ": " + w.cause.Error()
+		}
+		return w.msg
+	}
+	var c *Class
+	if errors.As(err, &c) {
+		return c.desc
+	}
+	return err.Error()
+}
+
+var registry []*Class
+
+func define(code uint32, name, desc string) *Class {
+	c := &Class{Code: code, Name: name, desc: desc}
+	registry = append(registry, c)
+	return c
+}
+
+// All lists every class in code order (documentation, tests, edge tables).
+func All() []*Class { return append([]*Class(nil), registry...) }
+
+// ByCode returns the class with the given code, or nil.
+func ByCode(code uint32) *Class {
+	for _, c := range registry {
+		if c.Code == code {
+			return c
+		}
+	}
+	return nil
+}
+
+// The classes. Grouped by where they arise; the numbers are stable.
+var (
+	ErrInternal = define(1, "ErrInternal", "internal error")
+
+	// Decoding (txn).
+	ErrMalformed        = define(2, "ErrMalformed", "malformed encoding")
+	ErrTruncated        = define(3, "ErrTruncated", "truncated input")
+	ErrNonCanonical     = define(4, "ErrNonCanonical", "not in canonical encoding")
+	ErrUnknownField     = define(5, "ErrUnknownField", "unknown field")
+	ErrDuplicateKey     = define(6, "ErrDuplicateKey", "duplicate map key")
+	ErrIndefiniteLength = define(7, "ErrIndefiniteLength", "indefinite-length item")
+	ErrTrailingBytes    = define(8, "ErrTrailingBytes", "trailing bytes after the item")
+	ErrTxTooLarge       = define(9, "ErrTxTooLarge", "transaction too large")
+	ErrUnknownMsg       = define(10, "ErrUnknownMsg", "unknown message type")
+	ErrNegativeAmount   = define(11, "ErrNegativeAmount", "negative amount")
+	ErrAmountOverflow   = define(12, "ErrAmountOverflow", "amount overflows")
+
+	// Envelope and authentication.
+	ErrWrongChain       = define(20, "ErrWrongChain", "wrong chain id")
+	ErrBadSignature     = define(21, "ErrBadSignature", "signature does not verify")
+	ErrMissingSignature = define(22, "ErrMissingSignature", "a required signature is missing")
+	ErrPubKeyMismatch   = define(23, "ErrPubKeyMismatch", "public key does not match the signer")
+	ErrInvalidKey       = define(24, "ErrInvalidKey", "invalid public key")
+	ErrNonceReplayed    = define(25, "ErrNonceReplayed", "nonce already used")
+	ErrNonceGap         = define(26, "ErrNonceGap", "nonce ahead of the next expected")
+	ErrCounterReused    = define(27, "ErrCounterReused", "device counter not above the last one")
+	ErrUnauthorized     = define(28, "ErrUnauthorized", "signer is not allowed to do this")
+	ErrEmptyTx          = define(29, "ErrEmptyTx", "transaction has no messages")
+	ErrNoPubKey         = define(19, "ErrNoPubKey", "signer has no public key on record: the tx must carry it")
+	ErrDuplicateCosig   = define(18, "ErrDuplicateCosig", "the same key co-signs twice")
+
+	// Fees and gas.
+	ErrFeeTooLow         = define(30, "ErrFeeTooLow", "fee below the minimum gas price")
+	ErrInsufficientFee   = define(31, "ErrInsufficientFee", "fee payer cannot pay the fee")
+	ErrOutOfGas          = define(32, "ErrOutOfGas", "out of gas")
+	ErrGasLimitTooHigh   = define(33, "ErrGasLimitTooHigh", "gas limit above the per-tx maximum")
+	ErrInsufficientFunds = define(34, "ErrInsufficientFunds", "balance too low")
+	ErrZeroAmount        = define(35, "ErrZeroAmount", "amount must be positive")
+
+	// Limits and validation.
+	ErrMemoTooLarge    = define(40, "ErrMemoTooLarge", "memo too large")
+	ErrPayloadTooLarge = define(41, "ErrPayloadTooLarge", "payload too large")
+	ErrInvalidPayload  = define(42, "ErrInvalidPayload", "payload is not valid SenML CBOR")
+	ErrInvalidMsg      = define(43, "ErrInvalidMsg", "invalid message field")
+	ErrInvalidAddress  = define(44, "ErrInvalidAddress", "invalid address")
+	ErrTooManyMsgs     = define(45, "ErrTooManyMsgs", "too many messages in one transaction")
+
+	// Devices.
+	ErrUnknownDevice        = define(50, "ErrUnknownDevice", "no such device")
+	ErrDeviceExists         = define(51, "ErrDeviceExists", "device already registered")
+	ErrDeviceRevoked        = define(52, "ErrDeviceRevoked", "device key revoked")
+	ErrDeviceDecommissioned = define(53, "ErrDeviceDecommissioned", "device decommissioned")
+	ErrNoPendingTransfer    = define(54, "ErrNoPendingTransfer", "no pending transfer for this device")
+	ErrKeyInUse             = define(55, "ErrKeyInUse", "key already belongs to a device")
+
+	// Queries.
+	ErrNotFound     = define(60, "ErrNotFound", "not found")
+	ErrInvalidQuery = define(61, "ErrInvalidQuery", "invalid query")
+	ErrHeight       = define(62, "ErrHeight", "height not available")
+)

@@ -1,0 +1,69 @@
+package ledger
+
+import (
+	"fmt"
+
+	"github.com/hypha-iot/hypha/keys"
+	"github.com/hypha-iot/hypha/ledger/exec"
+	"github.com/hypha-iot/hypha/txn"
+)
+
+// Params are the chain parameters, kept in state under "params/".
+type Params struct {
+	MaxTxBytes   uint64 `json:"max_tx_bytes" cbor:"1,keyasint"`
+	MaxMemoBytes uint64 `json:"max_memo_bytes" cbor:"2,keyasint"`
+	MaxMsgsPerTx uint64 `json:"max_msgs_per_tx" cbor:"3,keyasint"`
+	MaxGasPerTx  uint64 `json:"max_gas_per_tx" cbor:"4,keyasint"`
+	// MinGasPriceMilli is the chain's minimum gas price in uhyp per 1,000 gas:
+	// a tx's fee must be at least gas_limit * MinGasPriceMilli / 1000.
+	MinGasPriceMilli uint64 `json:"min_gas_price_milli" cbor:"5,keyasint"`
+	MaxReadingBytes  uint64 `json:"max_reading_bytes" cbor:"6,keyasint"`
+	MaxTagsPerDevice uint64 `json:"max_tags_per_device" cbor:"7,keyasint"`
+	// ReadingRetention is how many reading-sequence entries a device keeps
+	// in state (the newest ones); 0 keeps all.
+	ReadingRetention uint64           `json:"reading_retention" cbor:"8,keyasint"`
+	Gas              exec.GasSchedule `json:"gas" cbor:"9,keyasint"`
+}
+
+// DefaultParams are the parameters of a new chain.
+func DefaultParams() Params {
+	return Params{
+		MaxTxBytes:       txn.DefaultMaxTxBytes,
+		MaxMemoBytes:     256,
+		MaxMsgsPerTx:     64,
+		MaxGasPerTx:      10_000_000,
+		MinGasPriceMilli: 1,
+		MaxReadingBytes:  4096,
+		MaxTagsPerDevice: 16,
+		ReadingRetention: 10_000,
+		Gas:              exec.DefaultGas(),
+	}
+}
+
+// Validate checks that the parameters are usable.
+func (p Params) Validate() error {
+	switch {
+	case p.MaxTxBytes < 512 || p.MaxTxBytes > 4<<20:
+		return fmt.Errorf("params: max_tx_bytes %d outside [512, 4 MiB]", p.MaxTxBytes)
+	case p.MaxMsgsPerTx == 0:
+		return fmt.Errorf("params: max_msgs_per_tx must be positive")
+	case p.MaxGasPerTx == 0:
+		return fmt.Errorf("params: max_gas_per_tx must be positive")
+	case p.MaxReadingBytes == 0 || p.MaxReadingBytes > p.MaxTxBytes:
+		return fmt.Errorf("params: max_reading_bytes %d outside [1, max_tx_bytes]", p.MaxReadingBytes)
+	}
+	return nil
+}
+
+// Genesis is the app state of a new chain (the app_state of CometBFT's
+// genesis document, as JSON).
+type Genesis struct {
+	Params   *Params          `json:"params,omitempty"`
+	Accounts []GenesisAccount `json:"accounts"`
+}
+
+// GenesisAccount is an initial allocation.
+type GenesisAccount struct {
+	Address keys.Address `json:"address"`
+	Balance txn.Amount   `json:"balance"`
+}

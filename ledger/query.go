@@ -1,0 +1,344 @@
+package ledger
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/cosmos/ics23/go"
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/hypha-iot/hypha/errs"
+	"github.com/hypha-iot/hypha/keys"
+	"github.com/hypha-iot/hypha/ledger/account"
+	"github.com/hypha-iot/hypha/ledger/device"
+	"github.com/hypha-iot/hypha/ledger/reading"
+	"github.com/hypha-iot/hypha/store"
+	"github.com/hypha-iot/hypha/txn"
+)
+
+// Query paths. Single records can be proven (prove=true): the response then
+// carries an ICS23 existence proof, or a non-existence proof when the record
+// is absent, against the app hash of version Height (found in the header of
+// block Height+1). Lists are pages of records; each item can be proven by
+// its own single-record path.
+//
+//	/account/{addr}
+//	/device/{id}
+//	/device/{id}/history[?after=SEQ&limit=N]      list
+//	/device/{id}/history/{seq}
+//	/device/key/{key-address}                      device id whose current key has this address
+//	/devices/owner/{addr}[?after=ID&limit=N]        list of device records
+//	/devices/tag/{tag}[?after=ID&limit=N]           list of device records
+//	/reading/{id}/latest
+//	/reading/{id}[?after=IDX&limit=N]               list of reading refs
+//	/reading/{id}/{idx}
+//	/params   /fee_pool   /chain_id
+//	/store/{hex key}                                raw key
+const (
+	DefaultPageLimit = 50
+	MaxPageLimit     = 500
+)
+
+// QueryRequest asks for state at Height (0 = latest committed).
+type QueryRequest struct {
+	Path   string
+	Height int64
+	Prove  bool
+}
+
+// QueryResponse answers a query. Value is canonical CBOR: the record itself
+// for single-record paths (so that the proof covers exactly these bytes), a
+// Page for lists.
+type QueryResponse struct {
+	Code   uint32
+	Name   string
+	Log    string
+	Key    []byte
+	Value  []byte
+	Height int64
+	Proof  *ics23.CommitmentProof
+}
+
+// Page is one page of a list query.
+type Page struct {
+	Items []cbor.RawMessage `cbor:"1,keyasint"`
+	// Next is the cursor for the following page ("" at the end).
+	Next string `cbor:"2,keyasint,omitempty"`
+}
+
+// Query answers req from committed state. Safe for concurrent use.
+func (l *Ledger) Query(req QueryRequest) QueryResponse {
+	height := req.Height
+	if height == 0 {
+		height = l.st.Version()
+	}
+	resp, err := l.query(req, height)
+	if err != nil {
+		c := errs.Of(err)
+		resp.Code, resp.Name, resp.Log = c.Code, c.Name, errs.Message(err)
+	}
+	resp.Height = height
+	return resp
+}
+
+func (l *Ledger) query(req QueryRequest, height int64) (QueryResponse, error) {
+	if height < 0 || height > l.st.Version() {
+		return QueryResponse{}, errs.ErrHeight.Wrap("height %d; latest is %d", height, l.st.Version())
+	}
+	path, params, err := splitQuery(req.Path)
+	if err != nil {
+		return QueryResponse{}, err
+	}
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	r, err := l.st.At(height)
+	if err != nil {
+		return QueryResponse{}, heightErr(err, height)
+	}
+	single := func(key []byte) (QueryResponse, error) { return l.single(r, key, height, req.Prove) }
+	list := func(prefix []byte, cursor func(string) ([]byte, error), item func(k, v []byte) ([]byte, error)) (QueryResponse, error) {
+		if req.Prove {
+			return QueryResponse{}, errs.ErrInvalidQuery.Wrap("lists are not proven as a whole: prove each item by its own path")
+		}
+		return listPage(r, prefix, params, cursor, item)
+	}
+	switch {
+	case len(parts) == 2 && parts[0] == "account":
+		a, err := parseAddr(parts[1])
+		if err != nil {
+			return QueryResponse{}, err
+		}
+		return single(account.Key(a))
+	case len(parts) == 2 && parts[0] == "device":
+		id, err := parseAddr(parts[1])
+		if err != nil {
+			return QueryResponse{}, err
+		}
+		return single(device.RecordKey(id))
+	case len(parts) == 3 && parts[0] == "device" && parts[1] == "key":
+		a, err := parseAddr(parts[2])
+		if err != nil {
+			return QueryResponse{}, err
+		}
+		return single(append([]byte("dev/k/"), a[:]...))
+	case len(parts) == 3 && parts[0] == "device" && parts[2] == "history":
+		id, err := parseAddr(parts[1])
+		if err != nil {
+			return QueryResponse{}, err
+		}
+		return list(device.HistoryPrefix(id), seqCursor(device.HistoryPrefix(id)), valueItem)
+	case len(parts) == 4 && parts[0] == "device" && parts[2] == "history":
+		id, err := parseAddr(parts[1])
+		if err != nil {
+			return QueryResponse{}, err
+		}
+		seq, err := strconv.ParseUint(parts[3], 10, 64)
+		if err != nil {
+			return QueryResponse{}, errs.ErrInvalidQuery.Wrap("history seq %q", parts[3])
+		}
+		return single(device.HistoryKey(id, seq))
+	case len(parts) == 3 && parts[0] == "devices" && (parts[1] == "owner" || parts[1] == "tag"):
+		var prefix []byte
+		if parts[1] == "owner" {
+			a, err := parseAddr(parts[2])
+			if err != nil {
+				return QueryResponse{}, err
+			}
+			prefix = device.OwnerPrefix(a)
+		} else {
+			if len(parts[2]) == 0 || len(parts[2]) > txn.MaxTagBytes {
+				return QueryResponse{}, errs.ErrInvalidQuery.Wrap("tag %q", parts[2])
+			}
+			prefix = device.TagPrefix(parts[2])
+		}
+		return list(prefix, addrCursor(prefix), func(k, _ []byte) ([]byte, error) {
+			id, _ := keys.AddressFromBytes(k[len(prefix):])
+			return r.Get(device.RecordKey(id))
+		})
+	case len(parts) == 3 && parts[0] == "reading" && parts[2] == "latest":
+		id, err := parseAddr(parts[1])
+		if err != nil {
+			return QueryResponse{}, err
+		}
+		return single(reading.LatestKey(id))
+	case len(parts) == 2 && parts[0] == "reading":
+		id, err := parseAddr(parts[1])
+		if err != nil {
+			return QueryResponse{}, err
+		}
+		return list(reading.SeqPrefix(id), seqCursor(reading.SeqPrefix(id)), valueItem)
+	case len(parts) == 3 && parts[0] == "reading":
+		id, err := parseAddr(parts[1])
+		if err != nil {
+			return QueryResponse{}, err
+		}
+		idx, err := strconv.ParseUint(parts[2], 10, 64)
+		if err != nil {
+			return QueryResponse{}, errs.ErrInvalidQuery.Wrap("reading index %q", parts[2])
+		}
+		return single(reading.SeqKey(id, idx))
+	case len(parts) == 1 && parts[0] == "params":
+		return single(keyParams)
+	case len(parts) == 1 && parts[0] == "fee_pool":
+		return single(FeePoolKey)
+	case len(parts) == 1 && parts[0] == "chain_id":
+		return single(keyChainID)
+	case len(parts) == 2 && parts[0] == "store":
+		k, err := hex.DecodeString(parts[1])
+		if err != nil || len(k) == 0 {
+			return QueryResponse{}, errs.ErrInvalidQuery.Wrap("store key must be hex")
+		}
+		return single(k)
+	}
+	return QueryResponse{}, errs.ErrInvalidQuery.Wrap("unknown path %q", req.Path)
+}
+
+func (l *Ledger) single(r store.Reader, key []byte, height int64, prove bool) (QueryResponse, error) {
+	resp := QueryResponse{Key: key}
+	if prove {
+		v, proof, err := l.st.Prove(key, height)
+		if err != nil {
+			return resp, heightErr(err, height)
+		}
+		resp.Value, resp.Proof = v, proof
+	} else {
+		v, err := r.Get(key)
+		if err != nil {
+			return resp, heightErr(err, height)
+		}
+		resp.Value = v
+	}
+	if resp.Value == nil {
+		return resp, errs.ErrNotFound.Wrap("%q at height %d", key, height)
+	}
+	return resp, nil
+}
+
+func heightErr(err error, height int64) error {
+	if errors.Is(err, store.ErrVersionPruned) || errors.Is(err, store.ErrVersionNotFound) {
+		return errs.ErrHeight.WithCause(err, "height %d", height)
+	}
+	return errs.ErrInternal.WithCause(err, "read state")
+}
+
+func valueItem(_, v []byte) ([]byte, error) { return v, nil }
+
+// seqCursor parses a decimal cursor into the key after which a page starts.
+func seqCursor(prefix []byte) func(string) ([]byte, error) {
+	return func(s string) ([]byte, error) {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return nil, errs.ErrInvalidQuery.Wrap("cursor %q", s)
+		}
+		return binary.BigEndian.AppendUint64(append([]byte(nil), prefix...), n), nil
+	}
+}
+
+// addrCursor parses an address cursor.
+func addrCursor(prefix []byte) func(string) ([]byte, error) {
+	return func(s string) ([]byte, error) {
+		a, err := parseAddr(s)
+		if err != nil {
+			return nil, err
+		}
+		return append(append([]byte(nil), prefix...), a[:]...), nil
+	}
+}
+
+func listPage(r store.Reader, prefix []byte, params map[string]string, cursor func(string) ([]byte, error),
+	item func(k, v []byte) ([]byte, error)) (QueryResponse, error) {
+	limit := DefaultPageLimit
+	if s, ok := params["limit"]; ok {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxPageLimit {
+			return QueryResponse{}, errs.ErrInvalidQuery.Wrap("limit must be 1..%d", MaxPageLimit)
+		}
+		limit = n
+	}
+	start := prefix
+	after := []byte(nil)
+	if s, ok := params["after"]; ok {
+		k, err := cursor(s)
+		if err != nil {
+			return QueryResponse{}, err
+		}
+		after = k
+		start = k
+	}
+	var page Page
+	var lastKey []byte
+	var itemErr error
+	more := false
+	err := r.Iterate(start, prefixEnd(prefix), false, func(k, v []byte) bool {
+		if after != nil && string(k) == string(after) {
+			return true
+		}
+		if len(page.Items) == limit {
+			more = true
+			return false
+		}
+		b, err := item(k, v)
+		if err != nil {
+			itemErr = err
+			return false
+		}
+		page.Items = append(page.Items, b)
+		lastKey = append(lastKey[:0], k...)
+		return true
+	})
+	if err == nil {
+		err = itemErr
+	}
+	if err != nil {
+		return QueryResponse{}, errs.ErrInternal.WithCause(err, "list")
+	}
+	if more {
+		suffix := lastKey[len(prefix):]
+		if len(suffix) == 8 {
+			page.Next = strconv.FormatUint(binary.BigEndian.Uint64(suffix), 10)
+		} else {
+			a, _ := keys.AddressFromBytes(suffix)
+			page.Next = a.String()
+		}
+	}
+	return QueryResponse{Key: prefix, Value: txn.MustMarshal(&page)}, nil
+}
+
+// prefixEnd is the first key after every key with prefix p (nil if none).
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+func parseAddr(s string) (keys.Address, error) {
+	a, _, err := keys.ParseAddress(s)
+	if err != nil {
+		return a, errs.ErrInvalidAddress.WithCause(err, "%q", s)
+	}
+	return a, nil
+}
+
+// splitQuery splits "path?k=v&k=v". Unknown parameters are errors.
+func splitQuery(p string) (string, map[string]string, error) {
+	path, q, _ := strings.Cut(p, "?")
+	params := map[string]string{}
+	if q == "" {
+		return path, params, nil
+	}
+	for _, kv := range strings.Split(q, "&") {
+		k, v, _ := strings.Cut(kv, "=")
+		if k != "after" && k != "limit" {
+			return "", nil, errs.ErrInvalidQuery.Wrap("unknown parameter %q", k)
+		}
+		params[k] = v
+	}
+	return path, params, nil
+}
