@@ -154,7 +154,11 @@ func (l *Ledger) InitChain(chainID string, g Genesis) (appHash []byte, err error
 	ctx := exec.NewContext(exec.Header{ChainID: chainID}, &p.Gas, &exec.Meter{Limit: ^uint64(0)}, kv)
 	ctx.Set(keyChainID, []byte(chainID))
 	ctx.SetRecord(keyParams, &p)
+	var supply txn.Amount
 	for _, a := range g.Accounts {
+		if supply, err = supply.Add(a.Balance); err != nil {
+			return nil, fmt.Errorf("ledger: genesis supply: %w", err)
+		}
 		if a.Address.IsZero() {
 			return nil, fmt.Errorf("ledger: genesis account with an empty address")
 		}
@@ -167,6 +171,17 @@ func (l *Ledger) InitChain(chainID string, g Genesis) (appHash []byte, err error
 		return nil, fmt.Errorf("ledger: stage genesis: %w", err)
 	}
 	l.chainID, l.params, l.staged = chainID, p, true
+	// Until block 1 commits, CheckTx sees the genesis state.
+	empty, err := l.st.At(0)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: check state: %w", err)
+	}
+	genesis := exec.NewCache(empty)
+	kv.WriteTo(genesis)
+	l.checkMu.Lock()
+	l.check = exec.NewCache(genesis)
+	l.checkParams, l.checkChain, l.checkHeight = p, chainID, 1
+	l.checkMu.Unlock()
 	return hash, nil
 }
 

@@ -165,10 +165,7 @@ func mustCBOR(tb testing.TB, v any) []byte {
 // copies verbatim.
 func edit(tb testing.TB, fn func(tx, body map[any]any)) []byte {
 	tb.Helper()
-	var tx map[any]any
-	if err := genDec.Unmarshal(validTx(tb), &tx); err != nil {
-		tb.Fatalf("generic decode: %v", err)
-	}
+	tx := generic(tb, validTx(tb))
 	body := tx[uint64(1)].(map[any]any)
 	fn(tx, body)
 	return mustCBOR(tb, tx)
@@ -206,4 +203,31 @@ func assertClass(tb testing.TB, err error, want *errs.Class) {
 	if got := errs.Of(err); got != want {
 		tb.Fatalf("got class %s (%v), want %s", got.Name, err, want.Name)
 	}
+}
+
+// addrBytes is addr(i) as a slice.
+func addrBytes(i byte) []byte {
+	a := addr(i)
+	return a[:]
+}
+
+// generic decodes an encoded tx into generic values.
+func generic(tb testing.TB, b []byte) map[any]any {
+	tb.Helper()
+	var tx map[any]any
+	if err := genDec.Unmarshal(b, &tx); err != nil {
+		tb.Fatalf("generic decode: %v", err)
+	}
+	return tx
+}
+
+// replaceOnce returns a copy of b with its only occurrence of old replaced by
+// new, for edits the encoder refuses to make (indefinite lengths, invalid
+// UTF-8).
+func replaceOnce(tb testing.TB, b, old, new []byte) []byte {
+	tb.Helper()
+	if n := bytes.Count(b, old); n != 1 {
+		tb.Fatalf("replaceOnce: %x occurs %d times", old, n)
+	}
+	return bytes.Replace(b, old, new, 1)
 }

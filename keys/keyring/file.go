@@ -70,7 +70,7 @@ const (
 
 func (p KDFParams) validate() error {
 	if p.Time < 1 || p.Time > maxKDFTime || p.MemoryKiB < 1 || p.MemoryKiB > maxKDFMemoryKiB || p.Threads < 1 {
-		return fmt.Errorf("keyring: argon2id parameters out of range: time=%d memory_kib=%d threads=%d", p.Time, p.MemoryKiB, p.Threads)
+		return fmt.Errorf("argon2id parameters out of range: time=%d memory_kib=%d threads=%d", p.Time, p.MemoryKiB, p.Threads)
 	}
 	return nil
 }
@@ -118,10 +118,10 @@ func newKeyFile(k keys.PrivateKey, seal keys.SealKey, passphrase string, params 
 	f.KDF = &kdf{Alg: "argon2id", Time: params.Time, MemoryKiB: params.MemoryKiB, Threads: params.Threads, Salt: make([]byte, saltSize)}
 	f.Nonce = make([]byte, chacha20poly1305.NonceSizeX)
 	if _, err := io.ReadFull(rand.Reader, f.KDF.Salt); err != nil {
-		return nil, fmt.Errorf("keyring: salt: %w", err)
+		return nil, fmt.Errorf("salt: %w", err)
 	}
 	if _, err := io.ReadFull(rand.Reader, f.Nonce); err != nil {
-		return nil, fmt.Errorf("keyring: nonce: %w", err)
+		return nil, fmt.Errorf("nonce: %w", err)
 	}
 	aead, err := f.aead(passphrase)
 	if err != nil {

@@ -34,13 +34,14 @@ import (
 	"github.com/hypha-iot/hypha/keys"
 )
 
-// Errors callers branch on. Others carry context and are not comparable.
+// Errors callers branch on (with errors.Is); they are always returned
+// wrapped with the operation and key name. Other errors carry context only.
 var (
-	ErrKeyNotFound     = errors.New("keyring: key not found")
-	ErrKeyExists       = errors.New("keyring: key already exists")
-	ErrWrongPassphrase = errors.New("keyring: wrong passphrase")
-	ErrNoSealKey       = errors.New("keyring: no seal key stored")
-	ErrPermissions     = errors.New("keyring: key file permissions are wider than 0600")
+	ErrKeyNotFound     = errors.New("key not found")
+	ErrKeyExists       = errors.New("key already exists")
+	ErrWrongPassphrase = errors.New("wrong passphrase")
+	ErrNoSealKey       = errors.New("no seal key stored")
+	ErrPermissions     = errors.New("key file permissions are wider than 0600")
 )
 
 const (
@@ -122,7 +123,7 @@ func (r *Keyring) AddWithSeal(name string, k keys.PrivateKey, seal keys.SealKey,
 	}
 	// Fail fast before the costly key derivation; create rechecks atomically.
 	if _, err := os.Lstat(r.path(name)); err == nil {
-		return fmt.Errorf("add %q: %w", name, ErrKeyExists)
+		return fmt.Errorf("keyring: add %q: %w", name, ErrKeyExists)
 	}
 	f, err := newKeyFile(k, seal, passphrase, r.kdf)
 	if err != nil {
@@ -152,7 +153,7 @@ func (r *Keyring) GetSeal(name, passphrase string) (keys.SealKey, error) {
 		return keys.SealKey{}, err
 	}
 	if seal.IsZero() {
-		return keys.SealKey{}, fmt.Errorf("get seal %q: %w", name, ErrNoSealKey)
+		return keys.SealKey{}, fmt.Errorf("keyring: get seal %q: %w", name, ErrNoSealKey)
 	}
 	return seal, nil
 }
@@ -164,7 +165,7 @@ func (r *Keyring) unlock(name, passphrase string) (keys.PrivateKey, keys.SealKey
 	}
 	k, seal, err := f.open(passphrase, pub)
 	if errors.Is(err, ErrWrongPassphrase) {
-		return nil, keys.SealKey{}, fmt.Errorf("get %q: %w", name, err)
+		return nil, keys.SealKey{}, fmt.Errorf("keyring: get %q: %w", name, err)
 	}
 	if err != nil {
 		return nil, keys.SealKey{}, fmt.Errorf("keyring: %s: %w", r.path(name), err)
@@ -217,7 +218,7 @@ func (r *Keyring) Delete(name string) error {
 	}
 	if err := os.Remove(r.path(name)); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("delete %q: %w", name, ErrKeyNotFound)
+			return fmt.Errorf("keyring: delete %q: %w", name, ErrKeyNotFound)
 		}
 		return fmt.Errorf("keyring: delete %q: %w", name, err)
 	}
@@ -237,7 +238,7 @@ func (r *Keyring) read(name string) (*keyFile, keys.PublicKey, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, keys.PublicKey{}, fmt.Errorf("%q: %w", name, ErrKeyNotFound)
+			return nil, keys.PublicKey{}, fmt.Errorf("keyring: %q: %w", name, ErrKeyNotFound)
 		}
 		return nil, keys.PublicKey{}, fmt.Errorf("keyring: %w", err)
 	}
@@ -250,7 +251,7 @@ func (r *Keyring) read(name string) (*keyFile, keys.PublicKey, error) {
 		return nil, keys.PublicKey{}, fmt.Errorf("keyring: %s is not a regular file", path)
 	}
 	if perm := fi.Mode().Perm(); runtime.GOOS != "windows" && perm&^0o600 != 0 {
-		return nil, keys.PublicKey{}, fmt.Errorf("%w: %s has %#o; run chmod 600 %s", ErrPermissions, path, perm, path)
+		return nil, keys.PublicKey{}, fmt.Errorf("keyring: %s: %w (mode %#o); run chmod 600 %s", path, ErrPermissions, perm, path)
 	}
 	data, err := io.ReadAll(io.LimitReader(fh, maxFileSize+1))
 	if err != nil {
@@ -287,13 +288,13 @@ func (r *Keyring) create(name string, data []byte) (err error) {
 	}
 	if err := os.Link(tmpName, final); err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("add %q: %w", name, ErrKeyExists)
+			return fmt.Errorf("keyring: add %q: %w", name, ErrKeyExists)
 		}
 		// Hard links unsupported here: check, then rename. Not atomic
 		// against a concurrent Add of the same name, but still never leaves
 		// a partial file.
 		if _, statErr := os.Lstat(final); statErr == nil {
-			return fmt.Errorf("add %q: %w", name, ErrKeyExists)
+			return fmt.Errorf("keyring: add %q: %w", name, ErrKeyExists)
 		}
 		if err := os.Rename(tmpName, final); err != nil {
 			return fmt.Errorf("keyring: add %q: %w", name, err)

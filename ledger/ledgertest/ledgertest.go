@@ -30,10 +30,14 @@ const (
 )
 
 // Key returns the fixed ed25519 key named name.
-func Key(name string) keys.PrivateKey { return keys.Ed25519FromSeed(sha256.Sum256([]byte("ed25519/" + name))) }
+func Key(name string) keys.PrivateKey {
+	return keys.Ed25519FromSeed(sha256.Sum256([]byte("ed25519/" + name)))
+}
 
 // P256Key returns the fixed P-256 key named name.
-func P256Key(name string) keys.PrivateKey { return keys.P256FromSeed(sha256.Sum256([]byte("p256/" + name))) }
+func P256Key(name string) keys.PrivateKey {
+	return keys.P256FromSeed(sha256.Sum256([]byte("p256/" + name)))
+}
 
 // Addr is the address of Key(name).
 func Addr(name string) keys.Address { return Key(name).Public().Address() }
