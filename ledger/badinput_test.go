@@ -158,7 +158,9 @@ func badCases() []badCase {
 	dev1 := lt.Key("dev1")
 	nonce := func(c *lt.Chain, k keys.PrivateKey) uint64 { return c.Account(k.Public().Address()).Nonce }
 	send := func(to string, amt txn.Amount) *txn.Send { return &txn.Send{To: lt.Addr(to), Amount: amt} }
-	valid := func(t *testing.T, c *lt.Chain) []byte { return buildTx(t, c, alice, nonce(c, alice), nil, nil, send("bob", 1)) }
+	valid := func(t *testing.T, c *lt.Chain) []byte {
+		return buildTx(t, c, alice, nonce(c, alice), nil, nil, send("bob", 1))
+	}
 	return []badCase{
 		{"random bytes", errs.ErrMalformed, false, func(t *testing.T, c *lt.Chain) []byte {
 			return []byte{0xff, 0x13, 0x37, 0x00, 0xde, 0xad}

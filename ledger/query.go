@@ -32,7 +32,6 @@ import (
 //	/device/key/{key-address}                      device id whose current key has this address
 //	/devices/owner/{addr}[?after=ID&limit=N]        list of device records
 //	/devices/tag/{tag}[?after=ID&limit=N]           list of device records
-//	/reading/{id}/latest
 //	/reading/{id}[?after=IDX&limit=N]               list of reading refs
 //	/reading/{id}/{idx}
 //	/params   /fee_pool   /chain_id
@@ -157,12 +156,6 @@ func (l *Ledger) query(req QueryRequest, height int64) (QueryResponse, error) {
 			id, _ := keys.AddressFromBytes(k[len(prefix):])
 			return r.Get(device.RecordKey(id))
 		})
-	case len(parts) == 3 && parts[0] == "reading" && parts[2] == "latest":
-		id, err := parseAddr(parts[1])
-		if err != nil {
-			return QueryResponse{}, err
-		}
-		return single(reading.LatestKey(id))
 	case len(parts) == 2 && parts[0] == "reading":
 		id, err := parseAddr(parts[1])
 		if err != nil {

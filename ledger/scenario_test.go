@@ -100,6 +100,9 @@ func (s *scenario) run(t *testing.T, d *datadriven.TestData) string {
 		if !ok {
 			return "not found"
 		}
+		if dv.Latest != nil {
+			dv.Latest.TxHash = nil
+		}
 		return s.json(dv)
 	case "history":
 		return s.list(t, "/device/"+lt.Addr(d.CmdArgs[0].Key).String()+"/history", func(b []byte) any {
@@ -109,14 +112,12 @@ func (s *scenario) run(t *testing.T, d *datadriven.TestData) string {
 			return e
 		})
 	case "latest":
-		r := s.c.Query("/reading/" + lt.Addr(d.CmdArgs[0].Key).String() + "/latest")
-		if r.Code != 0 {
-			return r.Name
+		dv, ok := s.c.Device(lt.Addr(d.CmdArgs[0].Key))
+		if !ok || dv.Latest == nil {
+			return "none"
 		}
-		var rd reading.Reading
-		mustUnmarshal(t, r.Value, &rd)
-		rd.TxHash = nil
-		return s.json(rd)
+		dv.Latest.TxHash = nil
+		return s.json(dv.Latest)
 	case "readings":
 		return s.list(t, "/reading/"+lt.Addr(d.CmdArgs[0].Key).String(), func(b []byte) any {
 			var r reading.Ref

@@ -98,20 +98,9 @@ func classify(err error) error {
 	case errors.As(err, &extra):
 		return errs.ErrTrailingBytes.WithCause(err, "decode")
 	case errors.As(err, &typeErr):
-		if typeErr.CBORType == "negative integer" && isUintGoType(typeErr.GoType) {
-			return errs.ErrNegativeAmount.WithCause(err, "decode")
-		}
 		return errs.ErrMalformed.WithCause(err, "decode")
 	case errors.As(err, &syntax), errors.As(err, &semantic):
 		return errs.ErrMalformed.WithCause(err, "decode")
 	}
 	return errs.ErrMalformed.WithCause(err, "decode")
-}
-
-func isUintGoType(t string) bool {
-	switch t {
-	case "uint64", "uint32", "uint16", "uint8", "uint", "txn.Amount":
-		return true
-	}
-	return false
 }

@@ -187,19 +187,19 @@ func badInputs(tb testing.TB) []badCase {
 	return []badCase{
 		// Random and junk bytes.
 		{"empty", nil, 0, errs.ErrTruncated},
-		{"random/break-code", mustHex(tb, "ff"), 0, errs.ErrMalformed},                 // lone "break"
-		{"random/reserved-info", mustHex(tb, "1c"), 0, errs.ErrMalformed},              // additional info 28 is reserved
-		{"random/reserved-simple", mustHex(tb, "f818"), 0, errs.ErrMalformed},          // simple value < 32 in two bytes
-		{"random/missing-length", mustHex(tb, "98"), 0, errs.ErrTruncated},             // array, 1-byte length absent
+		{"random/break-code", mustHex(tb, "ff"), 0, errs.ErrMalformed},                   // lone "break"
+		{"random/reserved-info", mustHex(tb, "1c"), 0, errs.ErrMalformed},                // additional info 28 is reserved
+		{"random/reserved-simple", mustHex(tb, "f818"), 0, errs.ErrMalformed},            // simple value < 32 in two bytes
+		{"random/missing-length", mustHex(tb, "98"), 0, errs.ErrTruncated},               // array, 1-byte length absent
 		{"random/huge-bytes", mustHex(tb, "5bffffffffffffffff00"), 0, errs.ErrMalformed}, // 2^64-1 bytes: length overflows int
 		{"random/long-bytes", mustHex(tb, "5a00010000010203"), 0, errs.ErrTruncated},     // 65536 bytes announced, 3 given
 		{"random/map-missing-value", mustHex(tb, "a201"), 0, errs.ErrTruncated},          // 2 pairs announced, 1 key given
-		{"random/seeded-1", mustHex(tb, "3f9c0b7e11d2"), 0, errs.ErrMalformed},        // 0x3f: negative int, info 31
-		{"random/seeded-2", mustHex(tb, "b7e42a5c7d01"), 0, errs.ErrMalformed},        // map of 23 pairs; 0x5c: reserved info 28
-		{"random/seeded-3", mustHex(tb, "0a8f3e"), 0, errs.ErrTrailingBytes},          // the integer 10, then junk
-		{"random/seeded-4", mustHex(tb, "80"), 0, errs.ErrMalformed},                  // an empty array, not a tx map
-		{"random/text", []byte("hello world"), 0, errs.ErrTrailingBytes},              // 'h' = text of 8 bytes, then more
-		{"random/zeros", make([]byte, 64), 0, errs.ErrTrailingBytes},                  // 0x00 is the integer 0
+		{"random/seeded-1", mustHex(tb, "3f9c0b7e11d2"), 0, errs.ErrMalformed},           // 0x3f: negative int, info 31
+		{"random/seeded-2", mustHex(tb, "b7e42a5c7d01"), 0, errs.ErrMalformed},           // map of 23 pairs; 0x5c: reserved info 28
+		{"random/seeded-3", mustHex(tb, "0a8f3e"), 0, errs.ErrTrailingBytes},             // the integer 10, then junk
+		{"random/seeded-4", mustHex(tb, "80"), 0, errs.ErrMalformed},                     // an empty array, not a tx map
+		{"random/text", []byte("hello world"), 0, errs.ErrTrailingBytes},                 // 'h' = text of 8 bytes, then more
+		{"random/zeros", make([]byte, 64), 0, errs.ErrTrailingBytes},                     // 0x00 is the integer 0
 		{"random/not-a-map", mustCBOR(tb, []any{uint64(1), []byte{2}}), 0, errs.ErrMalformed},
 		{"random/deep-nesting", bytes.Repeat([]byte{0x81}, 40), 0, errs.ErrMalformed}, // [[[[...: nesting limit
 
@@ -311,7 +311,7 @@ func badInputs(tb testing.TB) []badCase {
 		{"msg/type-zero", editMsg(tb, func(m []any) { m[0] = uint64(0) }), 0, errs.ErrUnknownMsg},
 		{"msg/type-above-16-bits", editMsg(tb, func(m []any) { m[0] = uint64(0x10001) }), 0, errs.ErrUnknownMsg}, // low 16 bits = send
 		{"msg/type-max-uint64", editMsg(tb, func(m []any) { m[0] = uint64(math.MaxUint64) }), 0, errs.ErrUnknownMsg},
-		{"msg/type-negative", editMsg(tb, func(m []any) { m[0] = int64(-1) }), 0, errs.ErrNegativeAmount},
+		{"msg/type-negative", editMsg(tb, func(m []any) { m[0] = int64(-1) }), 0, errs.ErrMalformed},
 		{"msg/type-text", editMsg(tb, func(m []any) { m[0] = "account.send" }), 0, errs.ErrMalformed},
 
 		// Amounts.
@@ -341,7 +341,7 @@ func badInputs(tb testing.TB) []badCase {
 		{"nonce/text", edit(tb, func(_, b map[any]any) { b[uint64(4)] = "7" }), 0, errs.ErrMalformed},
 		// A negative nonce or gas limit is classed like a negative amount:
 		// classify treats every unsigned Go type alike.
-		{"nonce/negative", edit(tb, func(_, b map[any]any) { b[uint64(4)] = int64(-7) }), 0, errs.ErrNegativeAmount},
+		{"nonce/negative", edit(tb, func(_, b map[any]any) { b[uint64(4)] = int64(-7) }), 0, errs.ErrMalformed},
 		{"nonce/too-big", edit(tb, func(_, b map[any]any) {
 			b[uint64(4)] = tagged(2, []byte{1, 0, 0, 0, 0, 0, 0, 0, 0})
 		}), 0, errs.ErrMalformed},
@@ -667,6 +667,71 @@ func TestUnmarshalAmount(t *testing.T) {
 			}
 			if b, err := txn.Marshal(a); err != nil || !bytes.Equal(b, mustHex(t, c.hex)) {
 				t.Fatalf("Marshal(%d) = %x, %v; want %s", a, b, err, c.hex)
+			}
+		})
+	}
+}
+
+// TestDecodeDoesNotAlias checks that a decoded tx owns its bytes: a caller
+// may reuse its buffer (a mempool, a network read) after Decode.
+func TestDecodeDoesNotAlias(t *testing.T) {
+	signer := testKey(1)
+	built := mustTx(t, signer, 1, &txn.ReadingSubmit{Payload: senml200(t)})
+	buf := bytes.Clone(mustEncode(t, built))
+	tx := mustDecode(t, buf)
+	for i := range buf {
+		buf[i] = 0xAA
+	}
+	if !reflect.DeepEqual(tx.Body, built.Body) || !bytes.Equal(tx.Sig, built.Sig) {
+		t.Fatalf("decoded tx changed with its input buffer")
+	}
+	if !bytes.Equal(mustEncode(t, tx), mustEncode(t, built)) || tx.Hash() != built.Hash() {
+		t.Fatalf("encoding or hash changed with the input buffer")
+	}
+	sb, _ := tx.SignBytes()
+	if !signer.Public().Verify(sb, tx.Sig) {
+		t.Fatalf("sign bytes changed with the input buffer")
+	}
+}
+
+// TestDecodeLeavesToLaterChecks documents inputs that decode, because they
+// are canonical, and are rejected later: by ValidateBasic or the ledger
+// (empty msgs → ErrEmptyTx, bad signatures, wrong chain). CBOR null and an
+// empty string both decode for fields without omitempty; either way the
+// value is unusable, so the two encodings cannot make a valid tx malleable.
+func TestDecodeLeavesToLaterChecks(t *testing.T) {
+	cases := []struct {
+		name  string
+		in    []byte
+		check func(*txn.Tx) bool
+	}{
+		{"msgs-empty", edit(t, func(_, b map[any]any) { b[uint64(6)] = []any{} }),
+			func(tx *txn.Tx) bool { return len(tx.Body.Msgs) == 0 }},
+		{"msgs-null", edit(t, func(_, b map[any]any) { b[uint64(6)] = nil }),
+			func(tx *txn.Tx) bool { return tx.Body.Msgs == nil }},
+		{"sig-empty", edit(t, func(tx, _ map[any]any) { tx[uint64(2)] = []byte{} }),
+			func(tx *txn.Tx) bool { return len(tx.Sig) == 0 }},
+		{"sig-null", edit(t, func(tx, _ map[any]any) { tx[uint64(2)] = nil }),
+			func(tx *txn.Tx) bool { return tx.Sig == nil }},
+		{"chain-id-empty", edit(t, func(_, b map[any]any) { b[uint64(1)] = "" }),
+			func(tx *txn.Tx) bool { return tx.Body.ChainID == "" }},
+		{"reading-payload-null", editMsg(t, func(m []any) {
+			m[0] = uint64(txn.TypeReadingSubmit)
+			m[1] = map[any]any{uint64(1): nil}
+		}), func(tx *txn.Tx) bool {
+			return errs.Of(tx.Body.Msgs[0].Msg.ValidateBasic()) == errs.ErrInvalidPayload
+		}},
+		{"send-zero", editMsg(t, func(m []any) { m[1] = map[any]any{uint64(1): addr(1), uint64(2): uint64(0)} }),
+			func(tx *txn.Tx) bool { return errs.Of(tx.Body.Msgs[0].Msg.ValidateBasic()) == errs.ErrZeroAmount }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tx := mustDecode(t, c.in)
+			if !c.check(tx) {
+				t.Fatalf("decoded tx does not have the expected field: %+v", tx.Body)
+			}
+			if got := mustEncode(t, tx); !bytes.Equal(got, c.in) {
+				t.Fatalf("re-encoding differs")
 			}
 		})
 	}

@@ -75,6 +75,21 @@ type Device struct {
 	Updated      int64  `cbor:"14,keyasint" json:"updated_height"`
 	Readings     uint64 `cbor:"15,keyasint" json:"readings"`
 	KeyRotations uint32 `cbor:"16,keyasint,omitempty" json:"key_rotations,omitempty"`
+	// Latest is the device's latest direct reading. It lives in the record
+	// (rather than under a key of its own) so that a reading costs one write
+	// fewer and one proof covers the device's state and its latest reading.
+	Latest *Reading `cbor:"17,keyasint,omitempty" json:"latest,omitempty"`
+}
+
+// Reading is a direct reading as kept in the device record.
+type Reading struct {
+	Counter uint64 `cbor:"1,keyasint" json:"counter"`
+	Index   uint64 `cbor:"2,keyasint" json:"index"`
+	Height  int64  `cbor:"3,keyasint" json:"height"`
+	// Time is the block time in Unix nanoseconds.
+	Time    int64  `cbor:"4,keyasint" json:"time"`
+	TxHash  []byte `cbor:"5,keyasint" json:"tx_hash"`
+	Payload []byte `cbor:"6,keyasint" json:"payload"`
 }
 
 // HistoryEntry is one change to a device, in the append-only history.

@@ -2,12 +2,12 @@
 // signed by a device as a tx, for low-rate devices and contract triggers.
 // It owns the state prefix "rd/":
 //
-//	rd/l/{id}          -> Reading (the latest, with its payload)
 //	rd/s/{id}{idx:8}   -> Ref (one per reading, idx from 0; payload digest, not body)
 //
-// Only the latest body stays in state; the sequence keeps digests, and only
-// the newest Retention of them (bounded storage). The bodies remain in the
-// block store, addressed by tx hash.
+// The latest reading, with its body, is kept in the device record
+// (device.Device.Latest); the sequence keeps digests, and only the newest
+// Retention of them (bounded storage). The bodies remain in the block store,
+// addressed by tx hash.
 package reading
 
 import (
@@ -23,22 +23,9 @@ import (
 
 // Key prefixes.
 const (
-	Prefix       = "rd/"
-	latestPrefix = "rd/l/"
-	seqPrefix    = "rd/s/"
+	Prefix    = "rd/"
+	seqPrefix = "rd/s/"
 )
-
-// Reading is a device's latest reading.
-type Reading struct {
-	Device  keys.Address `cbor:"1,keyasint" json:"device"`
-	Counter uint64       `cbor:"2,keyasint" json:"counter"`
-	Index   uint64       `cbor:"3,keyasint" json:"index"`
-	Height  int64        `cbor:"4,keyasint" json:"height"`
-	// Time is the block time in Unix nanoseconds.
-	Time    int64  `cbor:"5,keyasint" json:"time"`
-	TxHash  []byte `cbor:"6,keyasint" json:"tx_hash"`
-	Payload []byte `cbor:"7,keyasint" json:"payload"`
-}
 
 // Ref is one entry of a device's reading sequence.
 type Ref struct {
@@ -53,9 +40,6 @@ type Ref struct {
 	Records uint32 `cbor:"8,keyasint" json:"records"`
 }
 
-// LatestKey is the state key of id's latest reading.
-func LatestKey(id keys.Address) []byte { return append([]byte(latestPrefix), id[:]...) }
-
 // SeqPrefix is the key prefix of id's reading sequence.
 func SeqPrefix(id keys.Address) []byte { return append([]byte(seqPrefix), id[:]...) }
 
@@ -66,16 +50,15 @@ func SeqKey(id keys.Address, idx uint64) []byte {
 
 // Submit executes reading.submit. The signer is an active device whose
 // counter check already passed (the ledger does both before msgs run); d is
-// its record, updated here. retention bounds the sequence kept per device
+// its record, updated here (the caller writes it). retention bounds the sequence kept per device
 // (0 keeps all).
 func Submit(c *exec.Context, d *device.Device, m *txn.ReadingSubmit, records int, retention uint64) {
 	c.Meter.Consume(c.Gas.ReadingByte * uint64(len(m.Payload)))
 	digest := sha256.Sum256(m.Payload)
 	idx := d.Readings
 	t := c.Header.Time.UnixNano()
-	r := Reading{Device: d.ID, Counter: c.Nonce, Index: idx, Height: c.Header.Height, Time: t,
+	d.Latest = &device.Reading{Counter: c.Nonce, Index: idx, Height: c.Header.Height, Time: t,
 		TxHash: c.TxHash[:], Payload: m.Payload}
-	c.SetRecord(LatestKey(d.ID), &r)
 	c.SetRecord(SeqKey(d.ID, idx), &Ref{Index: idx, Counter: c.Nonce, Height: c.Header.Height, Time: t,
 		TxHash: c.TxHash[:], Digest: digest[:], Size: uint32(len(m.Payload)), Records: uint32(records)})
 	if retention > 0 && idx >= retention {

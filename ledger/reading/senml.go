@@ -73,7 +73,7 @@ func ValidateSenML(b []byte) (int, error) {
 				continue
 			}
 			if err := checkLabel(label, v); err != nil {
-				return 0, errs.ErrInvalidPayload.Wrap("senml record %d: %v", i, err)
+				return 0, errs.ErrInvalidPayload.Wrap("senml record %d: %s", i, errs.Message(err))
 			}
 			switch label {
 			case int64(lBn):
@@ -88,7 +88,7 @@ func ValidateSenML(b []byte) (int, error) {
 		}
 		if len(rec) != countKnown(rec) {
 			if err := unknownLabel(rec); err != nil {
-				return 0, errs.ErrInvalidPayload.Wrap("senml record %d: %v", i, err)
+				return 0, errs.ErrInvalidPayload.Wrap("senml record %d: %s", i, errs.Message(err))
 			}
 		}
 		if values > 1 {
