@@ -99,6 +99,7 @@ type wlCtx struct {
 	isDev   bool
 	cosigns []keys.Address
 	nonce   uint64
+	pub     []byte // the signer's key, as ante resolved it
 }
 
 func (c *wlCtx) cosigned(a keys.Address) bool { return slices.Contains(c.cosigns, a) }
@@ -136,13 +137,16 @@ func (m *wlModel) apply(raw []byte) uint32 {
 	if c := m.stateless(tx); c != 0 {
 		return c
 	}
-	if m.intrinsic(tx, len(raw)) > tx.Body.Fee.GasLimit {
+	if m.intrinsic(tx, len(raw), nil) > tx.Body.Fee.GasLimit {
 		return wlCode(errs.ErrOutOfGas)
 	}
 	paid := m.clone()
 	ctx, c := paid.ante(tx)
 	if c != 0 {
 		return c
+	}
+	if m.intrinsic(tx, len(raw), ctx.pub) > tx.Body.Fee.GasLimit {
+		return wlCode(errs.ErrOutOfGas)
 	}
 	done := paid.clone()
 	c = done.msgs(ctx, tx)
@@ -195,7 +199,10 @@ func (m *wlModel) stateless(tx *txn.Tx) uint32 {
 	return 0
 }
 
-func (m *wlModel) intrinsic(tx *txn.Tx, size int) uint64 {
+// intrinsic is the gas a tx costs before its msgs: without the signer's
+// signature until ante has resolved the signer's key (signer nil), with it
+// after.
+func (m *wlModel) intrinsic(tx *txn.Tx, size int, signer []byte) uint64 {
 	g := &m.p.Gas
 	sig := func(pub []byte) uint64 {
 		if len(pub) > 0 && keys.Type(pub[0]) == keys.P256 {
@@ -203,7 +210,10 @@ func (m *wlModel) intrinsic(tx *txn.Tx, size int) uint64 {
 		}
 		return g.SigEd25519
 	}
-	gas := g.TxBase + g.TxByte*uint64(size) + sig(tx.Body.PubKey) + 2*(g.ReadFlat+g.WriteFlat)
+	gas := g.TxBase + g.TxByte*uint64(size) + 2*(g.ReadFlat+g.WriteFlat)
+	if signer != nil {
+		gas += sig(signer)
+	}
 	for _, c := range tx.Cosigs {
 		gas += sig(c.PubKey)
 	}
@@ -293,6 +303,7 @@ func (m *wlModel) ante(tx *txn.Tx) (*wlCtx, uint32) {
 		acct.nonce++
 	}
 	m.accts[b.Signer] = acct
+	ctx.pub = pub
 	return ctx, 0
 }
 

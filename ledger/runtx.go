@@ -79,10 +79,17 @@ func (l *Ledger) runTx(m mode, parent *exec.Cache, h exec.Header, p *Params, cha
 	ante := exec.NewCache(parent)
 	actx := exec.NewContext(h, &p.Gas, &exec.Meter{Limit: ^uint64(0)}, ante)
 	actx.TxHash = tx.Hash()
-	if err := l.ante(actx, tx); err != nil {
+	signerKey, err := l.ante(actx, tx)
+	if err != nil {
 		r := resultOf(err, tx)
 		r.GasUsed = intrinsic
 		return r, 0
+	}
+	if g := intrinsic + sigGas(&p.Gas, signerKey.Bytes()); g > meter.Limit {
+		r := resultOf(errs.ErrOutOfGas.Wrap("intrinsic gas %d above the limit %d", g, meter.Limit), tx)
+		return r, 0
+	} else {
+		meter.Used = g
 	}
 	fee = tx.Body.Fee.Amount
 	anteEvents := actx.Events()
@@ -164,29 +171,33 @@ func feeCovers(f txn.Fee, priceMilli uint64) bool {
 }
 
 // intrinsicGas is what a tx costs before its msgs run: the base, its size,
-// its signatures, and a fixed charge for the ante reads and writes.
+// the co-signatures, and a fixed charge for the ante reads and writes. The
+// signer's own signature is priced in ante, once its key type is known
+// (a device's or account's key on record need not be in the tx).
 func intrinsicGas(tx *txn.Tx, g *exec.GasSchedule, size int) uint64 {
-	sig := func(pub []byte) uint64 {
-		if len(pub) > 0 && keys.Type(pub[0]) == keys.P256 {
-			return g.SigP256
-		}
-		return g.SigEd25519
-	}
-	gas := g.TxBase + g.TxByte*uint64(size) + sig(tx.Body.PubKey) + 2*(g.ReadFlat+g.WriteFlat)
+	gas := g.TxBase + g.TxByte*uint64(size) + 2*(g.ReadFlat+g.WriteFlat)
 	for _, c := range tx.Cosigs {
-		gas += sig(c.PubKey)
+		gas += sigGas(g, c.PubKey)
 	}
 	return gas
 }
 
+// sigGas prices verifying one signature by the key in wire form pub.
+func sigGas(g *exec.GasSchedule, pub []byte) uint64 {
+	if len(pub) > 0 && keys.Type(pub[0]) == keys.P256 {
+		return g.SigP256
+	}
+	return g.SigEd25519
+}
+
 // ante authenticates the signer, checks and uses the nonce, verifies every
-// signature and charges the fee.
-func (l *Ledger) ante(c *exec.Context, tx *txn.Tx) error {
+// signature and charges the fee. It returns the signer's key.
+func (l *Ledger) ante(c *exec.Context, tx *txn.Tx) (keys.PublicKey, error) {
 	b := &tx.Body
 	c.Signer = b.Signer
 	sb, err := tx.SignBytes()
 	if err != nil {
-		return errs.ErrMalformed.WithCause(err, "sign bytes")
+		return keys.PublicKey{}, errs.ErrMalformed.WithCause(err, "sign bytes")
 	}
 	var pk keys.PublicKey
 	dev, isDev := device.Get(c, b.Signer)
@@ -194,59 +205,59 @@ func (l *Ledger) ante(c *exec.Context, tx *txn.Tx) error {
 	if isDev {
 		c.SignerIsDevice = true
 		if pk, err = device.CheckSigner(dev, b.Nonce); err != nil {
-			return err
+			return keys.PublicKey{}, err
 		}
 		if b.PubKey != nil && !bytes.Equal(b.PubKey, dev.PubKey) {
-			return errs.ErrPubKeyMismatch.Wrap("tx key is not the current key of %s", dev.ID.Device())
+			return keys.PublicKey{}, errs.ErrPubKeyMismatch.Wrap("tx key is not the current key of %s", dev.ID.Device())
 		}
 	} else {
 		switch {
 		case acct.PubKey != nil:
 			if b.PubKey != nil && !bytes.Equal(b.PubKey, acct.PubKey) {
-				return errs.ErrPubKeyMismatch.Wrap("tx key is not the key of %s", b.Signer)
+				return keys.PublicKey{}, errs.ErrPubKeyMismatch.Wrap("tx key is not the key of %s", b.Signer)
 			}
 			if pk, err = keys.ParsePublicKey(acct.PubKey); err != nil {
-				return errs.ErrInternal.WithCause(err, "stored account key")
+				return keys.PublicKey{}, errs.ErrInternal.WithCause(err, "stored account key")
 			}
 		case b.PubKey == nil:
-			return errs.ErrNoPubKey.Wrap("%s is not a registered device and has no account key on record", b.Signer)
+			return keys.PublicKey{}, errs.ErrNoPubKey.Wrap("%s is not a registered device and has no account key on record", b.Signer)
 		default:
 			if pk, err = keys.ParsePublicKey(b.PubKey); err != nil {
-				return errs.ErrInvalidKey.WithCause(err, "signer key")
+				return keys.PublicKey{}, errs.ErrInvalidKey.WithCause(err, "signer key")
 			}
 			if pk.Address() != b.Signer {
-				return errs.ErrPubKeyMismatch.Wrap("key address %s is not the signer %s", pk.Address(), b.Signer)
+				return keys.PublicKey{}, errs.ErrPubKeyMismatch.Wrap("key address %s is not the signer %s", pk.Address(), b.Signer)
 			}
 			acct.PubKey = b.PubKey
 		}
 		if b.Nonce < acct.Nonce {
-			return errs.ErrNonceReplayed.Wrap("nonce %d, next is %d", b.Nonce, acct.Nonce)
+			return keys.PublicKey{}, errs.ErrNonceReplayed.Wrap("nonce %d, next is %d", b.Nonce, acct.Nonce)
 		}
 		if b.Nonce > acct.Nonce {
-			return errs.ErrNonceGap.Wrap("nonce %d, next is %d", b.Nonce, acct.Nonce)
+			return keys.PublicKey{}, errs.ErrNonceGap.Wrap("nonce %d, next is %d", b.Nonce, acct.Nonce)
 		}
 	}
 	h := tx.Hash()
 	if !l.verify(h, pk, sb, tx.Sig) {
-		return errs.ErrBadSignature.Wrap("signer %s", b.Signer)
+		return keys.PublicKey{}, errs.ErrBadSignature.Wrap("signer %s", b.Signer)
 	}
 	for i, cs := range tx.Cosigs {
 		cpk, err := keys.ParsePublicKey(cs.PubKey)
 		if err != nil {
-			return errs.ErrInvalidKey.WithCause(err, "cosig %d", i)
+			return keys.PublicKey{}, errs.ErrInvalidKey.WithCause(err, "cosig %d", i)
 		}
 		for _, seen := range c.Cosigners {
 			if seen.Equal(cpk) {
-				return errs.ErrDuplicateCosig.Wrap("cosig %d", i)
+				return keys.PublicKey{}, errs.ErrDuplicateCosig.Wrap("cosig %d", i)
 			}
 		}
 		if !l.verify(h, cpk, sb, cs.Sig) {
-			return errs.ErrBadSignature.Wrap("cosig %d by %s", i, cpk.Address())
+			return keys.PublicKey{}, errs.ErrBadSignature.Wrap("cosig %d by %s", i, cpk.Address())
 		}
 		c.Cosigners = append(c.Cosigners, cpk)
 	}
 	if acct.Balance < b.Fee.Amount {
-		return errs.ErrInsufficientFee.Wrap("%s has %d%s, fee is %d%s", b.Signer, acct.Balance, txn.Denom, b.Fee.Amount, txn.Denom)
+		return keys.PublicKey{}, errs.ErrInsufficientFee.Wrap("%s has %d%s, fee is %d%s", b.Signer, acct.Balance, txn.Denom, b.Fee.Amount, txn.Denom)
 	}
 	acct.Balance -= b.Fee.Amount
 	if isDev {
@@ -259,7 +270,7 @@ func (l *Ledger) ante(c *exec.Context, tx *txn.Tx) error {
 	}
 	c.Emit("tx", exec.Ix("signer", b.Signer.String()), exec.A("fee", exec.U(uint64(b.Fee.Amount))),
 		exec.A("nonce", exec.U(b.Nonce)))
-	return nil
+	return pk, nil
 }
 
 // runMsgs applies the msgs in order; the first error stops them.
