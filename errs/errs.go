@@ -6,8 +6,10 @@
 package errs
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Class is one failure class. The package-level values are the only instances;
@@ -89,7 +91,11 @@ func define(code uint32, name, desc string) *Class {
 }
 
 // All lists every class in code order (documentation, tests, edge tables).
-func All() []*Class { return append([]*Class(nil), registry...) }
+func All() []*Class {
+	out := append([]*Class(nil), registry...)
+	slices.SortFunc(out, func(a, b *Class) int { return cmp.Compare(a.Code, b.Code) })
+	return out
+}
 
 // ByCode returns the class with the given code, or nil.
 func ByCode(code uint32) *Class {
@@ -160,4 +166,9 @@ var (
 	ErrNotFound     = define(60, "ErrNotFound", "not found")
 	ErrInvalidQuery = define(61, "ErrInvalidQuery", "invalid query")
 	ErrHeight       = define(62, "ErrHeight", "height not available")
+
+	// Node and network (never produced by the ledger itself).
+	ErrTimeout     = define(70, "ErrTimeout", "timed out waiting")
+	ErrUnavailable = define(71, "ErrUnavailable", "service unavailable")
+	ErrDuplicateTx = define(72, "ErrDuplicateTx", "tx already submitted")
 )

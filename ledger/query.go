@@ -48,9 +48,10 @@ type QueryRequest struct {
 	Prove  bool
 }
 
-// QueryResponse answers a query. Value is canonical CBOR: the record itself
-// for single-record paths (so that the proof covers exactly these bytes), a
-// Page for lists.
+// QueryResponse answers a query. Value is the stored bytes for single-record
+// paths (so that the proof covers exactly these bytes): a canonical CBOR
+// record, except /device/key/{addr} (the 20-byte device id) and /chain_id
+// (UTF-8 text). For lists it is a CBOR Page.
 type QueryResponse struct {
 	Code   uint32
 	Name   string

@@ -162,10 +162,14 @@ func TestCheckTxPendingNonces(t *testing.T) {
 			t.Fatalf("recheck of committed tx: %s", r.Name)
 		}
 	}
-	// Overdraft is refused at CheckTx, before it costs a fee.
+	// Overdraft is refused at CheckTx, before it costs a fee, and leaves
+	// no trace in the pending view: the same nonce stays usable.
 	over := c.TxN(alice, 5, nil, &txn.Send{To: lt.Addr("bob"), Amount: 5_000_000_000})
 	if r := c.L.CheckTx(over); r.Code != errs.ErrInsufficientFunds.Code {
 		t.Fatalf("overdraft: %s", r.Name)
+	}
+	if r := c.L.CheckTx(c.TxN(alice, 5, nil, &txn.Send{To: lt.Addr("bob"), Amount: 1})); !r.OK() {
+		t.Fatalf("nonce after a refused tx: %s %s", r.Name, r.Log)
 	}
 }
 

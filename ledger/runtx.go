@@ -102,7 +102,12 @@ func (l *Ledger) runTx(m mode, parent *exec.Cache, h exec.Header, p *Params, cha
 	if err == nil {
 		msgs.WriteTo(ante)
 	}
-	ante.WriteTo(parent)
+	// In a block the fee and nonce stay even when the msgs fail. CheckTx
+	// refuses such a tx, so its pending view must not keep them either, or
+	// the signer's next nonce would point past a tx no block will hold.
+	if m == modeDeliver || err == nil {
+		ante.WriteTo(parent)
+	}
 	res = resultOf(err, tx)
 	res.GasUsed = meter.Used
 	res.Events = anteEvents

@@ -231,3 +231,12 @@ func replaceOnce(tb testing.TB, b, old, new []byte) []byte {
 	}
 	return bytes.Replace(b, old, new, 1)
 }
+
+func validSealPub(t testing.TB) []byte {
+	t.Helper()
+	k, err := keys.SealKeyFromBytes(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.PublicBytes()
+}

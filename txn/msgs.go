@@ -319,8 +319,11 @@ func checkTags(tags []string) error {
 }
 
 func checkSealKey(k []byte) error {
-	if k != nil && len(k) != 32 {
-		return errs.ErrInvalidKey.Wrap("seal key must be 32 bytes (X25519)")
+	if k == nil {
+		return nil
+	}
+	if _, err := keys.ParseSealPublic(k); err != nil {
+		return errs.ErrInvalidKey.WithCause(err, "seal key (X25519, 32 bytes)")
 	}
 	return nil
 }

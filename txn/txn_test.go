@@ -523,7 +523,7 @@ func TestValidateBasic(t *testing.T) {
 		{"update/lat-out-of-range", &txn.DeviceUpdate{Device: addr(2), Location: &txn.Location{LatE7: math.MaxInt64}}, errs.ErrInvalidMsg},
 		{"update/lon-out-of-range", &txn.DeviceUpdate{Device: addr(2), Location: &txn.Location{LonE7: math.MinInt64}}, errs.ErrInvalidMsg},
 		{"update/seal-key-wrong-length", &txn.DeviceUpdate{Device: addr(2), SealKey: make([]byte, 16)}, errs.ErrInvalidKey},
-		{"update/seal-key-ok", &txn.DeviceUpdate{Device: addr(2), SealKey: make([]byte, 32)}, nil},
+		{"update/seal-key-ok", &txn.DeviceUpdate{Device: addr(2), SealKey: validSealPub(t)}, nil},
 		{"update/bad-add-tag", &txn.DeviceUpdate{Device: addr(2), AddTags: []string{"X"}}, errs.ErrInvalidMsg},
 		{"update/bad-remove-tag", &txn.DeviceUpdate{Device: addr(2), RemoveTags: []string{"a\x00"}}, errs.ErrInvalidMsg},
 		{"update/too-many-add-tags", &txn.DeviceUpdate{Device: addr(2), AddTags: manyTags}, errs.ErrInvalidMsg},

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hypha-iot/hypha/errs"
 	"github.com/hypha-iot/hypha/keys"
+	"github.com/hypha-iot/hypha/ledger/account"
 	"github.com/hypha-iot/hypha/ledger/exec"
 	"github.com/hypha-iot/hypha/txn"
 )
@@ -103,6 +104,11 @@ func Register(c *exec.Context, m *txn.DeviceRegister, maxTags int) error {
 	if c.Has(kk) {
 		return errs.ErrKeyInUse.Wrap("key %s already serves a device", id.Device())
 	}
+	// A key that has signed as an account keeps serving that account: as a
+	// device it would hand the account's funds to the device's owner.
+	if account.Get(c, id).PubKey != nil {
+		return errs.ErrKeyInUse.Wrap("key %s already serves an account", id)
+	}
 	tags := normTags(m.Tags)
 	if len(tags) > maxTags {
 		return errs.ErrInvalidMsg.Wrap("%d tags, limit %d", len(tags), maxTags)
@@ -172,6 +178,9 @@ func Update(c *exec.Context, m *txn.DeviceUpdate, maxTags int) error {
 	}
 	if len(d.Tags) == 0 {
 		d.Tags = nil
+	}
+	if len(attrs) == 0 {
+		return errs.ErrInvalidMsg.Wrap("update changes nothing on %s", d.ID.Device())
 	}
 	appendHistory(c, &d, "update", attrs...)
 	Put(c, &d)
