@@ -11,6 +11,7 @@ import (
 	_ "github.com/fxamacker/cbor/v2"
 	_ "github.com/hdevalence/ed25519consensus"
 	_ "github.com/spf13/cobra"
+	_ "github.com/spf13/viper"
 	_ "golang.org/x/crypto/argon2"
 	_ "golang.org/x/crypto/chacha20poly1305"
 )

@@ -1,0 +1,224 @@
+package api
+
+import (
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/hypha-iot/hypha/ledger"
+	"github.com/hypha-iot/hypha/ledger/exec"
+)
+
+// This file holds the JSON wire types of the API: what the server writes and
+// the Client reads. Addresses are bech32 ("hypha1…" for accounts,
+// "hyphadev1…" for devices), public keys did:key, bytes lowercase hex,
+// amounts (uhyp) JSON numbers, times RFC 3339 in UTC.
+
+// Hex is bytes shown as lowercase hex in JSON.
+type Hex []byte
+
+// MarshalText implements encoding.TextMarshaler.
+func (h Hex) MarshalText() ([]byte, error) {
+	out := make([]byte, hex.EncodedLen(len(h)))
+	hex.Encode(out, h)
+	return out, nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (h *Hex) UnmarshalText(b []byte) error {
+	out := make([]byte, hex.DecodedLen(len(b)))
+	if _, err := hex.Decode(out, b); err != nil {
+		return fmt.Errorf("api: hex: %w", err)
+	}
+	*h = out
+	return nil
+}
+
+func (h Hex) String() string { return hex.EncodeToString(h) }
+
+// Proof is an ICS23 proof of one state key at Height. Verify it against the
+// app hash of version Height, which is in the header of block AppHashHeight
+// (= Height+1): store.VerifyProof(appHash, Key, Value, proof) after
+// unmarshalling Proof into an ics23.CommitmentProof. Value is nil for a
+// proof of absence.
+type Proof struct {
+	Height int64 `json:"height"`
+	Key    Hex   `json:"key"`
+	// Value is the exact CBOR bytes proven (the record the response decodes).
+	Value Hex `json:"value,omitempty"`
+	// Proof is the ICS23 CommitmentProof, protobuf-encoded (base64 in JSON).
+	Proof         []byte `json:"proof"`
+	AppHashHeight int64  `json:"app_hash_height"`
+}
+
+// Submission is the answer to POST /v1/txs.
+type Submission struct {
+	Hash Hex `json:"hash"`
+	// Mode is "sync" (CheckTx passed; the tx is in the mempool) or
+	// "commit" (the tx is in a committed block).
+	Mode string `json:"mode"`
+	// Height and Index place a committed tx (commit mode only).
+	Height int64  `json:"height,omitempty"`
+	Index  uint32 `json:"index,omitempty"`
+	// Result is CheckTx's result in sync mode, the block's in commit mode.
+	Result *ledger.Result `json:"result,omitempty"`
+}
+
+// Account is an account record.
+type Account struct {
+	Address string `json:"address"`
+	Balance uint64 `json:"balance"`
+	// Nonce is the next nonce the account's txs must carry.
+	Nonce uint64 `json:"nonce"`
+	// PubKey is the key the account proved on its first tx, as did:key.
+	PubKey string `json:"pubkey,omitempty"`
+	Proof  *Proof `json:"proof,omitempty"`
+}
+
+// Location is a device's claimed position, in 1e-7 degrees.
+type Location struct {
+	LatE7     int64  `json:"lat_e7"`
+	LonE7     int64  `json:"lon_e7"`
+	AltCM     int64  `json:"alt_cm,omitempty"`
+	AccuracyM uint32 `json:"accuracy_m,omitempty"`
+}
+
+// Device is a device record.
+type Device struct {
+	ID           string    `json:"id"`
+	PubKey       string    `json:"pubkey"`
+	Owner        string    `json:"owner"`
+	Model        string    `json:"model"`
+	Firmware     string    `json:"firmware,omitempty"`
+	Location     *Location `json:"location,omitempty"`
+	Tags         []string  `json:"tags,omitempty"`
+	SealKey      Hex       `json:"seal_key,omitempty"`
+	Status       string    `json:"status"`
+	PendingOwner string    `json:"pending_owner,omitempty"`
+	Counter      uint64    `json:"counter"`
+	HistoryLen   uint64    `json:"history_len"`
+	Registered   int64     `json:"registered_height"`
+	Updated      int64     `json:"updated_height"`
+	Readings     uint64    `json:"readings"`
+	KeyRotations uint32    `json:"key_rotations,omitempty"`
+	Latest       *Reading  `json:"latest,omitempty"`
+	Proof        *Proof    `json:"proof,omitempty"`
+}
+
+// Reading is a direct reading with its body.
+type Reading struct {
+	Device  string    `json:"device"`
+	Counter uint64    `json:"counter"`
+	Index   uint64    `json:"index"`
+	Height  int64     `json:"height"`
+	Time    time.Time `json:"time"`
+	TxHash  Hex       `json:"tx_hash"`
+	Payload Hex       `json:"payload"`
+	// SenML is the payload decoded for display: the SenML pack with labels
+	// named as in SenML JSON (RFC 8428 §4); absent if it does not decode.
+	SenML []map[string]any `json:"senml,omitempty"`
+	Proof *Proof           `json:"proof,omitempty"`
+}
+
+// ReadingRef is one entry of a device's reading sequence (a digest, not the body).
+type ReadingRef struct {
+	Device  string    `json:"device"`
+	Index   uint64    `json:"index"`
+	Counter uint64    `json:"counter"`
+	Height  int64     `json:"height"`
+	Time    time.Time `json:"time"`
+	TxHash  Hex       `json:"tx_hash"`
+	Digest  Hex       `json:"digest"`
+	Size    uint32    `json:"size"`
+	Records uint32    `json:"records"`
+	Proof   *Proof    `json:"proof,omitempty"`
+}
+
+// HistoryEntry is one change to a device.
+type HistoryEntry struct {
+	Device string      `json:"device"`
+	Seq    uint64      `json:"seq"`
+	Height int64       `json:"height"`
+	TxHash Hex         `json:"tx_hash"`
+	Kind   string      `json:"kind"`
+	Actor  string      `json:"actor"`
+	Attrs  []exec.Attr `json:"attrs,omitempty"`
+	Proof  *Proof      `json:"proof,omitempty"`
+}
+
+// Params are the chain parameters.
+type Params struct {
+	ledger.Params
+	Proof *Proof `json:"proof,omitempty"`
+}
+
+// Page is one page of a list. Next is the cursor to pass as ?after= for
+// the following page ("" at the end).
+type Page[T any] struct {
+	Items []T    `json:"items"`
+	Next  string `json:"next,omitempty"`
+}
+
+// Tx is a committed tx.
+type Tx struct {
+	Hash   Hex    `json:"hash"`
+	Height int64  `json:"height"`
+	Index  uint32 `json:"index"`
+	Raw    Hex    `json:"raw"`
+	// Body is the decoded tx (absent if the bytes do not decode; the
+	// result then says why).
+	Body   *TxBody       `json:"body,omitempty"`
+	Result ledger.Result `json:"result"`
+}
+
+// TxBody is a decoded tx for display.
+type TxBody struct {
+	ChainID   string           `json:"chain_id"`
+	Signer    string           `json:"signer"`
+	PubKey    string           `json:"pubkey,omitempty"`
+	Nonce     uint64           `json:"nonce"`
+	Fee       uint64           `json:"fee"`
+	GasLimit  uint64           `json:"gas_limit"`
+	Msgs      []map[string]any `json:"msgs"`
+	Memo      string           `json:"memo,omitempty"`
+	Sig       Hex              `json:"sig"`
+	Cosigners []string         `json:"cosigners,omitempty"`
+}
+
+// Block is a committed block.
+type Block struct {
+	Height   int64     `json:"height"`
+	Hash     Hex       `json:"hash"`
+	Time     time.Time `json:"time"`
+	Proposer Hex       `json:"proposer"`
+	// AppHash is the state root after the previous block: proofs at
+	// height Height-1 verify against it.
+	AppHash  Hex   `json:"app_hash"`
+	TxCount  int   `json:"tx_count"`
+	TxHashes []Hex `json:"tx_hashes"`
+}
+
+// NodeStatus describes the node.
+type NodeStatus struct {
+	ChainID         string    `json:"chain_id"`
+	NodeID          string    `json:"node_id"`
+	Moniker         string    `json:"moniker"`
+	LatestHeight    int64     `json:"latest_height"`
+	LatestAppHash   Hex       `json:"latest_app_hash"`
+	LatestBlockTime time.Time `json:"latest_block_time"`
+	CatchingUp      bool      `json:"catching_up"`
+	Validator       bool      `json:"validator"`
+	Peers           int       `json:"peers"`
+}
+
+// Event is one committed tx and its events, as streamed by GET /v1/events.
+type Event struct {
+	// ID is "<height>:<index>", also the SSE event id.
+	ID     string       `json:"id"`
+	Height int64        `json:"height"`
+	Index  uint32       `json:"index"`
+	Hash   Hex          `json:"hash"`
+	Code   uint32       `json:"code"`
+	Name   string       `json:"name,omitempty"`
+	Events []exec.Event `json:"events"`
+}

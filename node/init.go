@@ -1,0 +1,180 @@
+package node
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	cmtcfg "github.com/cometbft/cometbft/config"
+	"github.com/cometbft/cometbft/p2p"
+	"github.com/cometbft/cometbft/privval"
+	cmttypes "github.com/cometbft/cometbft/types"
+
+	"github.com/hypha-iot/hypha/keys"
+	"github.com/hypha-iot/hypha/keys/keyring"
+	"github.com/hypha-iot/hypha/ledger"
+	"github.com/hypha-iot/hypha/txn"
+)
+
+// DevKeyName is the keyring name of the funded development account that
+// `hypha init --dev` (and `hypha up`) creates.
+const DevKeyName = "dev"
+
+// DevFunds is the dev account's genesis balance: 1,000,000 HYP.
+const DevFunds = txn.Amount(1_000_000_000_000)
+
+// InitOptions describe a new home.
+type InitOptions struct {
+	ChainID string
+	Moniker string
+	// Dev creates the "dev" key in the home's keyring and funds it.
+	Dev bool
+	// Accounts are extra genesis allocations.
+	Accounts []ledger.GenesisAccount
+	// Params overrides the chain parameters (nil keeps the defaults).
+	Params *ledger.Params
+	// Listen addresses (host:port). Empty keeps the defaults
+	// 127.0.0.1:26656 (p2p), 127.0.0.1:26657 (rpc), 127.0.0.1:8700 (api).
+	P2PAddress, RPCAddress, APIAddress string
+	// TimeoutCommit is the pause after each block (default 1 s).
+	TimeoutCommit time.Duration
+	// Indexer is CometBFT's tx indexer: "kv" (default) or "null".
+	Indexer string
+	// GenesisTime defaults to now.
+	GenesisTime time.Time
+}
+
+func (o *InitOptions) defaults() {
+	if o.ChainID == "" {
+		o.ChainID = "hypha-local"
+	}
+	if o.Moniker == "" {
+		o.Moniker = "hypha-node"
+	}
+	if o.P2PAddress == "" {
+		o.P2PAddress = "127.0.0.1:26656"
+	}
+	if o.RPCAddress == "" {
+		o.RPCAddress = "127.0.0.1:26657"
+	}
+	if o.APIAddress == "" {
+		o.APIAddress = DefaultAppConfig().APIAddress
+	}
+	if o.TimeoutCommit == 0 {
+		o.TimeoutCommit = time.Second
+	}
+	if o.Indexer == "" {
+		o.Indexer = "kv"
+	}
+	if o.GenesisTime.IsZero() {
+		o.GenesisTime = time.Now().UTC().Truncate(time.Second)
+	}
+}
+
+// cometConfig is CometBFT's configuration for a Hypha home.
+func cometConfig(home string, o InitOptions) *cmtcfg.Config {
+	c := cmtcfg.DefaultConfig()
+	c.SetRoot(home)
+	c.Moniker = o.Moniker
+	c.LogLevel = "error"
+	c.P2P.ListenAddress = "tcp://" + o.P2PAddress
+	c.RPC.ListenAddress = "tcp://" + o.RPCAddress
+	// A private network of known gateways: no peer exchange, no seeds, and
+	// several nodes may share one host (loopback testnets).
+	c.P2P.PexReactor = false
+	c.P2P.AddrBookStrict = false
+	c.P2P.AllowDuplicateIP = true
+	c.Consensus.TimeoutCommit = o.TimeoutCommit
+	c.Consensus.CreateEmptyBlocks = false
+	c.TxIndex.Indexer = o.Indexer
+	c.Instrumentation.Prometheus = false
+	return c
+}
+
+// Init writes a new single-validator home (or one member of a testnet, see
+// Testnet): configuration, keys and a genesis with this node as the only
+// validator. It fails if HOME already has a configuration.
+func Init(home string, o InitOptions) error {
+	o.defaults()
+	if _, err := os.Stat(filepath.Join(home, configDir, "config.toml")); err == nil {
+		return fmt.Errorf("%s already has a node configuration", home)
+	}
+	c, pv, err := writeNodeFiles(home, o)
+	if err != nil {
+		return err
+	}
+	pub, err := pv.GetPubKey()
+	if err != nil {
+		return err
+	}
+	vals := []cmttypes.GenesisValidator{{Address: pub.Address(), PubKey: pub, Power: 10, Name: o.Moniker}}
+	accounts := append([]ledger.GenesisAccount(nil), o.Accounts...)
+	if o.Dev {
+		a, err := createKey(home, DevKeyName)
+		if err != nil {
+			return err
+		}
+		accounts = append(accounts, ledger.GenesisAccount{Address: a, Balance: DevFunds})
+	}
+	return writeGenesis(c.GenesisFile(), o, vals, accounts)
+}
+
+// writeNodeFiles writes config.toml, app.toml, the node key and the
+// validator key of one home.
+func writeNodeFiles(home string, o InitOptions) (*cmtcfg.Config, *privval.FilePV, error) {
+	c := cometConfig(home, o)
+	for _, d := range []string{filepath.Join(home, configDir), filepath.Join(home, "data")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, nil, err
+		}
+	}
+	cmtcfg.WriteConfigFile(filepath.Join(home, configDir, "config.toml"), c)
+	app := DefaultAppConfig()
+	app.APIAddress = o.APIAddress
+	if err := writeAppConfig(filepath.Join(home, configDir, appFile), app); err != nil {
+		return nil, nil, err
+	}
+	if _, err := p2p.LoadOrGenNodeKey(c.NodeKeyFile()); err != nil {
+		return nil, nil, err
+	}
+	pv := privval.LoadOrGenFilePV(c.PrivValidatorKeyFile(), c.PrivValidatorStateFile())
+	return c, pv, nil
+}
+
+func writeGenesis(path string, o InitOptions, vals []cmttypes.GenesisValidator, accounts []ledger.GenesisAccount) error {
+	appState, err := json.Marshal(ledger.Genesis{Params: o.Params, Accounts: accounts})
+	if err != nil {
+		return err
+	}
+	g := cmttypes.GenesisDoc{
+		ChainID:         o.ChainID,
+		GenesisTime:     o.GenesisTime,
+		InitialHeight:   1,
+		ConsensusParams: cmttypes.DefaultConsensusParams(),
+		Validators:      vals,
+		AppState:        appState,
+	}
+	if err := g.ValidateAndComplete(); err != nil {
+		return fmt.Errorf("genesis: %w", err)
+	}
+	return g.SaveAs(path)
+}
+
+// createKey makes a new ed25519 key in home's keyring, unencrypted (a
+// development key), and returns its address.
+func createKey(home, name string) (keys.Address, error) {
+	kr, err := keyring.Open(KeyringDir(home))
+	if err != nil {
+		return keys.Address{}, err
+	}
+	k, err := keys.Generate(keys.Ed25519, nil)
+	if err != nil {
+		return keys.Address{}, err
+	}
+	if err := kr.Add(name, k, ""); err != nil {
+		return keys.Address{}, err
+	}
+	return k.Public().Address(), nil
+}

@@ -1,0 +1,205 @@
+// Package node wires a Hypha gateway: a CometBFT node embedded in-process
+// with the ledger as its ABCI application (over a local connection that lets
+// CheckTx run beside FinalizeBlock), the authenticated store, and the
+// HTTP/JSON API. New builds it from a home directory, Start runs it, Close
+// stops it; Run does both around a context.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	dbm "github.com/cometbft/cometbft-db"
+	cmtcfg "github.com/cometbft/cometbft/config"
+	cmtnode "github.com/cometbft/cometbft/node"
+	"github.com/cometbft/cometbft/p2p"
+	"github.com/cometbft/cometbft/privval"
+	"github.com/cometbft/cometbft/proxy"
+	rpclocal "github.com/cometbft/cometbft/rpc/client/local"
+
+	"github.com/hypha-iot/hypha/abci"
+	"github.com/hypha-iot/hypha/api"
+	"github.com/hypha-iot/hypha/ledger"
+	"github.com/hypha-iot/hypha/store"
+)
+
+// Version is reported by the ABCI Info call and the API.
+var Version = "0.1.0-dev"
+
+// Node is one gateway.
+type Node struct {
+	cfg    *Config
+	log    *slog.Logger
+	st     *store.Store
+	ledger *ledger.Ledger
+	comet  *cmtnode.Node
+	rpc    *rpclocal.Local
+	events *eventHub
+	dbs    *dbTracker
+
+	apiSrv *http.Server
+	apiLn  net.Listener
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New builds the node of a home without starting it.
+func New(cfg *Config, log *slog.Logger) (*Node, error) {
+	if log == nil {
+		log = NewLogger(nil, cfg.App.LogLevel, cfg.App.LogFormat)
+	}
+	st, err := store.Open(store.Config{Dir: filepath.Join(cfg.Comet.DBDir(), stateDBName), KeepRecent: cfg.App.StateKeepRecent})
+	if err != nil {
+		return nil, fmt.Errorf("open state: %w", err)
+	}
+	l, err := ledger.New(st, ledger.Config{LocalMinGasPriceMilli: cfg.App.MinGasPriceMilli})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	app := abci.New(l, abci.Config{RetainBlocks: cfg.App.RetainBlocks, Version: Version}, log.With("module", "abci"))
+	dbs := &dbTracker{}
+	nodeKey, err := p2p.LoadOrGenNodeKey(cfg.Comet.NodeKeyFile())
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("node key: %w", err)
+	}
+	pv := privval.LoadOrGenFilePV(cfg.Comet.PrivValidatorKeyFile(), cfg.Comet.PrivValidatorStateFile())
+	comet, err := cmtnode.NewNode(cfg.Comet, pv, nodeKey,
+		proxy.NewConnSyncLocalClientCreator(app),
+		cmtnode.DefaultGenesisDocProviderFunc(cfg.Comet),
+		dbs.provide,
+		cmtnode.DefaultMetricsProvider(cfg.Comet.Instrumentation),
+		cometLogger{log.With("module", "comet")})
+	if err != nil {
+		dbs.closeAll()
+		st.Close()
+		return nil, fmt.Errorf("cometbft: %w", err)
+	}
+	n := &Node{cfg: cfg, log: log, st: st, ledger: l, comet: comet, rpc: rpclocal.New(comet), dbs: dbs}
+	n.events = newEventHub(n.rpc, log.With("module", "events"))
+	return n, nil
+}
+
+// Ledger is the node's state machine (for in-process queries and tests).
+func (n *Node) Ledger() *ledger.Ledger { return n.ledger }
+
+// Config is the node's configuration.
+func (n *Node) Config() *Config { return n.cfg }
+
+// RPC is CometBFT's in-process RPC client.
+func (n *Node) RPC() *rpclocal.Local { return n.rpc }
+
+// APIAddr is the address the API listens on ("" if disabled or not started).
+func (n *Node) APIAddr() string {
+	if n.apiLn == nil {
+		return ""
+	}
+	return n.apiLn.Addr().String()
+}
+
+// RPCAddr is CometBFT's RPC listen address.
+func (n *Node) RPCAddr() string { return n.cfg.Comet.RPC.ListenAddress }
+
+// Start starts consensus, the event hub and the API.
+func (n *Node) Start() error {
+	if err := n.comet.Start(); err != nil {
+		n.dbs.closeAll()
+		n.st.Close()
+		return fmt.Errorf("start cometbft: %w", err)
+	}
+	if err := n.events.start(); err != nil {
+		n.Close()
+		return err
+	}
+	if addr := n.cfg.App.APIAddress; addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			n.Close()
+			return fmt.Errorf("api listen %s: %w", addr, err)
+		}
+		srv := api.New(&backend{n: n}, api.Config{Logger: n.log.With("module", "api"), SubmitTimeout: n.cfg.App.SubmitTimeout,
+			MaxBodyBytes: 4 << 20})
+		n.apiLn, n.apiSrv = ln, srv.HTTPServer(ln.Addr().String())
+		go func() {
+			if err := n.apiSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				n.log.Error("api server", "err", err)
+			}
+		}()
+	}
+	n.log.Info("node started", "chain_id", n.comet.GenesisDoc().ChainID, "rpc", n.cfg.Comet.RPC.ListenAddress,
+		"api", n.APIAddr(), "home", n.cfg.Home)
+	return nil
+}
+
+// Close stops the API, consensus and the store, in that order. Safe to call
+// more than once.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		var errs []error
+		if n.apiSrv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			errs = append(errs, n.apiSrv.Shutdown(ctx))
+			cancel()
+		}
+		n.events.stop()
+		if n.comet.IsRunning() {
+			if err := n.comet.Stop(); err != nil {
+				errs = append(errs, err)
+			}
+			n.comet.Wait()
+		}
+		n.dbs.closeAll()
+		errs = append(errs, n.st.Close())
+		n.closeErr = errors.Join(errs...)
+	})
+	return n.closeErr
+}
+
+// Run starts the node and stops it when ctx ends.
+func (n *Node) Run(ctx context.Context) error {
+	if err := n.Start(); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	n.log.Info("stopping")
+	return n.Close()
+}
+
+// dbTracker opens CometBFT's databases and remembers them: CometBFT's Stop
+// does not close every one (the tx indexer's stays open), so a node stopped
+// in-process could not start again from the same home.
+type dbTracker struct {
+	mu  sync.Mutex
+	dbs []dbm.DB
+}
+
+func (t *dbTracker) provide(ctx *cmtcfg.DBContext) (dbm.DB, error) {
+	db, err := cmtcfg.DefaultDBProvider(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	t.dbs = append(t.dbs, db)
+	t.mu.Unlock()
+	return db, nil
+}
+
+// closeAll closes every database; closing one CometBFT already closed is
+// harmless.
+func (t *dbTracker) closeAll() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, db := range t.dbs {
+		_ = db.Close()
+	}
+	t.dbs = nil
+}
