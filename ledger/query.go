@@ -97,7 +97,7 @@ func (l *Ledger) query(req QueryRequest, height int64) (QueryResponse, error) {
 	if err != nil {
 		return QueryResponse{}, heightErr(err, height)
 	}
-	single := func(key []byte) (QueryResponse, error) { return l.single(r, key, height, req.Prove) }
+	single := func(key []byte) (QueryResponse, error) { return l.single(r, path, key, height, req.Prove) }
 	list := func(prefix []byte, cursor func(string) ([]byte, error), item func(k, v []byte) ([]byte, error)) (QueryResponse, error) {
 		if req.Prove {
 			return QueryResponse{}, errs.ErrInvalidQuery.Wrap("lists are not proven as a whole: prove each item by its own path")
@@ -189,7 +189,7 @@ func (l *Ledger) query(req QueryRequest, height int64) (QueryResponse, error) {
 	return QueryResponse{}, errs.ErrInvalidQuery.Wrap("unknown path %q", req.Path)
 }
 
-func (l *Ledger) single(r store.Reader, key []byte, height int64, prove bool) (QueryResponse, error) {
+func (l *Ledger) single(r store.Reader, path string, key []byte, height int64, prove bool) (QueryResponse, error) {
 	resp := QueryResponse{Key: key}
 	if prove {
 		v, proof, err := l.st.Prove(key, height)
@@ -205,7 +205,7 @@ func (l *Ledger) single(r store.Reader, key []byte, height int64, prove bool) (Q
 		resp.Value = v
 	}
 	if resp.Value == nil {
-		return resp, errs.ErrNotFound.Wrap("%q at height %d", key, height)
+		return resp, errs.ErrNotFound.Wrap("nothing at %s at height %d", path, height)
 	}
 	return resp, nil
 }

@@ -183,10 +183,11 @@ func TestSingleNode(t *testing.T) {
 	}
 }
 
-// TestFourValidators: txs sent to different nodes reach one state; a
-// stopped validator does not stop the network; restarted, it catches up.
+// TestFourValidators: txs sent to different nodes (four validators and a
+// full node) reach one state; a stopped validator does not stop the network;
+// restarted, it catches up.
 func TestFourValidators(t *testing.T) {
-	net := testnet.New(t, testnet.Options{Validators: 4})
+	net := testnet.New(t, testnet.Options{Validators: 4, FullNodes: 1})
 	dev := &signer{key: devKey(t, net.Homes[0]), chain: "hypha-it"}
 	sendVia := func(k int, n int) {
 		t.Helper()
@@ -198,7 +199,7 @@ func TestFourValidators(t *testing.T) {
 			}
 		}
 	}
-	for k := range 4 {
+	for k := range 5 {
 		sendVia(k, 3)
 	}
 	sameState(t, net)
@@ -246,8 +247,6 @@ func sameState(t *testing.T, net *testnet.Network) {
 	}
 	t.Logf("height %d app hash %X on all running nodes", top, want)
 }
-
-
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 

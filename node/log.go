@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 
 	cmtlog "github.com/cometbft/cometbft/libs/log"
 )
@@ -34,5 +35,18 @@ func (c cometLogger) Info(msg string, kv ...any) {
 	}
 	c.l.Log(context.Background(), lv, msg, kv...)
 }
-func (c cometLogger) Error(msg string, kv ...any)  { c.l.Error(msg, kv...) }
+func (c cometLogger) Error(msg string, kv ...any) {
+	// Listeners closing at shutdown are not errors.
+	for _, v := range kv {
+		if err, ok := v.(error); ok && strings.Contains(err.Error(), "use of closed network connection") {
+			c.l.Debug(msg, kv...)
+			return
+		}
+	}
+	if msg == "Stopped accept routine, as transport is closed" {
+		c.l.Debug(msg, kv...)
+		return
+	}
+	c.l.Error(msg, kv...)
+}
 func (c cometLogger) With(kv ...any) cmtlog.Logger { return cometLogger{c.l.With(kv...)} }
