@@ -111,6 +111,11 @@ func (n *Node) RPCAddr() string { return n.cfg.Comet.RPC.ListenAddress }
 
 // Start starts consensus, the event hub and the API.
 func (n *Node) Start() error {
+	if err := n.reindexTail(); err != nil {
+		n.dbs.closeAll()
+		n.st.Close()
+		return err
+	}
 	if err := n.comet.Start(); err != nil {
 		n.dbs.closeAll()
 		n.st.Close()
