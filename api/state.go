@@ -235,13 +235,9 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := Page[*Device]{Items: make([]*Device, 0, len(page.Items)), Next: page.Next}
-	for _, it := range page.Items {
-		var d device.Device
-		if err := unmarshalRecord(it, &d); err != nil {
-			return err
-		}
-		out.Items = append(out.Items, renderDevice(&d))
+	out, err := renderPage(page, renderDevice)
+	if err != nil {
+		return err
 	}
 	if out.Next != "" {
 		// The ledger's cursor is the last device's address; show it as a device.
@@ -266,13 +262,9 @@ func (s *Server) listHistory(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := Page[*HistoryEntry]{Items: make([]*HistoryEntry, 0, len(page.Items)), Next: page.Next}
-	for _, it := range page.Items {
-		var e device.HistoryEntry
-		if err := unmarshalRecord(it, &e); err != nil {
-			return err
-		}
-		out.Items = append(out.Items, renderHistory(id, &e))
+	out, err := renderPage(page, func(e *device.HistoryEntry) *HistoryEntry { return renderHistory(id, e) })
+	if err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -314,13 +306,9 @@ func (s *Server) listReadings(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := Page[*ReadingRef]{Items: make([]*ReadingRef, 0, len(page.Items)), Next: page.Next}
-	for _, it := range page.Items {
-		var ref reading.Ref
-		if err := unmarshalRecord(it, &ref); err != nil {
-			return err
-		}
-		out.Items = append(out.Items, renderRef(id, &ref))
+	out, err := renderPage(page, func(ref *reading.Ref) *ReadingRef { return renderRef(id, ref) })
+	if err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -360,4 +348,17 @@ func (s *Server) getParams(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, &Params{Params: p, Proof: proof})
 	return nil
+}
+
+// renderPage decodes each CBOR record of a ledger page as R and renders it.
+func renderPage[R, V any](page *ledger.Page, render func(*R) V) (Page[V], error) {
+	out := Page[V]{Items: make([]V, 0, len(page.Items)), Next: page.Next}
+	for _, it := range page.Items {
+		var rec R
+		if err := unmarshalRecord(it, &rec); err != nil {
+			return out, err
+		}
+		out.Items = append(out.Items, render(&rec))
+	}
+	return out, nil
 }
