@@ -25,6 +25,9 @@ type Params struct {
 	Gas              exec.GasSchedule `json:"gas" cbor:"9,keyasint"`
 }
 
+// MaxGasPrice bounds each entry of the gas schedule.
+const MaxGasPrice = 1_000_000
+
 // DefaultParams are the parameters of a new chain.
 func DefaultParams() Params {
 	return Params{
@@ -51,6 +54,16 @@ func (p Params) Validate() error {
 		return fmt.Errorf("params: max_gas_per_tx must be positive")
 	case p.MaxReadingBytes == 0 || p.MaxReadingBytes > p.MaxTxBytes:
 		return fmt.Errorf("params: max_reading_bytes %d outside [1, max_tx_bytes]", p.MaxReadingBytes)
+	}
+	// Bounded prices keep every gas charge (price × at most a few MiB) far
+	// from overflowing uint64.
+	g := p.Gas
+	for name, v := range map[string]uint64{"tx_base": g.TxBase, "tx_byte": g.TxByte, "sig_ed25519": g.SigEd25519,
+		"sig_p256": g.SigP256, "read_flat": g.ReadFlat, "read_byte": g.ReadByte, "write_flat": g.WriteFlat,
+		"write_byte": g.WriteByte, "delete_flat": g.DeleteFlat, "reading_byte": g.ReadingByte} {
+		if v > MaxGasPrice {
+			return fmt.Errorf("params: gas.%s %d above %d", name, v, MaxGasPrice)
+		}
 	}
 	return nil
 }

@@ -70,6 +70,9 @@ type wlDev struct {
 	tags      []string // sorted; replaced, never changed in place
 	readings  uint64
 	rotations uint32
+	model     string
+	firmware  string
+	location  *txn.Location
 }
 
 // wlModel applies the ledger's rules naively. Maps hold values whose slices
@@ -363,7 +366,7 @@ func (m *wlModel) msg(c *wlCtx, msg txn.Msg) uint32 {
 		if len(tags) == 0 {
 			tags = nil
 		}
-		m.devs[id] = wlDev{owner: c.signer, pub: msg.PubKey, tags: tags}
+		m.devs[id] = wlDev{owner: c.signer, pub: msg.PubKey, tags: tags, model: msg.Model, firmware: msg.Firmware, location: msg.Location}
 		m.keyIdx[id] = id
 	case *txn.DeviceUpdate:
 		d, ok := dev(msg.Device)
@@ -385,6 +388,22 @@ func (m *wlModel) msg(c *wlCtx, msg txn.Msg) uint32 {
 		}
 		if len(tags) == 0 {
 			tags = nil
+		}
+		changed := !slices.Equal(tags, d.tags)
+		if msg.Model != nil && *msg.Model != d.model {
+			d.model, changed = *msg.Model, true
+		}
+		if msg.Firmware != nil && *msg.Firmware != d.firmware {
+			d.firmware, changed = *msg.Firmware, true
+		}
+		if msg.Location != nil && (d.location == nil || *msg.Location != *d.location) {
+			d.location, changed = msg.Location, true
+		}
+		if msg.ClearLocation && d.location != nil {
+			d.location, changed = nil, true
+		}
+		if !changed {
+			return wlCode(errs.ErrInvalidMsg)
 		}
 		d.tags = tags
 		m.devs[msg.Device] = d

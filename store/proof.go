@@ -38,6 +38,16 @@ func (s *Store) Prove(key []byte, version int64) (value []byte, proof *ics23.Com
 	if err != nil {
 		return nil, nil, err
 	}
+	// iavl v1.3.6 ignores a node-load error while building an existence
+	// proof and dereferences nil (proof_ics23.go, createExistenceProof): a
+	// version pruned under this reader would crash the process. Turn that
+	// into an error instead.
+	defer func() {
+		if p := recover(); p != nil {
+			value, proof = nil, nil
+			err = r.wrap("prove", key, fmt.Errorf("iavl panicked: %v", p))
+		}
+	}()
 	proof, err = r.tree.GetProof(key)
 	if err != nil {
 		return nil, nil, r.wrap("prove", key, err)

@@ -1,6 +1,7 @@
 package device
 
 import (
+	"bytes"
 	"encoding/hex"
 	"slices"
 
@@ -139,23 +140,25 @@ func Update(c *exec.Context, m *txn.DeviceUpdate, maxTags int) error {
 		return err
 	}
 	var attrs []Attr
-	if m.Model != nil {
+	// Only what actually changes is recorded; an update that changes
+	// nothing is refused below.
+	if m.Model != nil && *m.Model != d.Model {
 		d.Model = *m.Model
 		attrs = append(attrs, Attr{Key: "model", Value: d.Model})
 	}
-	if m.Firmware != nil {
+	if m.Firmware != nil && *m.Firmware != d.Firmware {
 		d.Firmware = *m.Firmware
 		attrs = append(attrs, Attr{Key: "firmware", Value: d.Firmware})
 	}
-	if m.Location != nil {
+	if m.Location != nil && (d.Location == nil || *m.Location != *d.Location) {
 		d.Location = m.Location
 		attrs = append(attrs, Attr{Key: "location", Value: "set"})
 	}
-	if m.ClearLocation {
+	if m.ClearLocation && d.Location != nil {
 		d.Location = nil
 		attrs = append(attrs, Attr{Key: "location", Value: "cleared"})
 	}
-	if m.SealKey != nil {
+	if m.SealKey != nil && !bytes.Equal(m.SealKey, d.SealKey) {
 		d.SealKey = m.SealKey
 		attrs = append(attrs, Attr{Key: "seal_key", Value: hex.EncodeToString(m.SealKey)})
 	}

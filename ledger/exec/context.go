@@ -53,7 +53,11 @@ type Meter struct {
 // Consume adds n to the used gas and panics with OutOfGas past the limit.
 func (m *Meter) Consume(n uint64) {
 	used := m.Used + n
-	if used < m.Used || used > m.Limit {
+	if used < m.Used { // wrapped: more than any limit
+		m.Used = m.Limit
+		panic(OutOfGas{Limit: m.Limit, Wanted: ^uint64(0)})
+	}
+	if used > m.Limit {
 		m.Used = m.Limit
 		panic(OutOfGas{Limit: m.Limit, Wanted: used})
 	}
