@@ -167,6 +167,15 @@ var (
 	ErrInvalidQuery = define(61, "ErrInvalidQuery", "invalid query")
 	ErrHeight       = define(62, "ErrHeight", "height not available")
 
+	// Messages.
+	ErrNoSealKey       = define(80, "ErrNoSealKey", "recipient has no published seal key")
+	ErrRateLimited     = define(81, "ErrRateLimited", "sender exceeded its message rate")
+	ErrMessageReplayed = define(82, "ErrMessageReplayed", "message id already used by this sender")
+	ErrUnknownMessage  = define(83, "ErrUnknownMessage", "no such message")
+	ErrGrantExpired    = define(84, "ErrGrantExpired", "grant expired")
+	ErrNoGrant         = define(85, "ErrNoGrant", "sender may not send this kind to this device")
+	ErrBadSeal         = define(86, "ErrBadSeal", "sealed box does not match its recipients")
+
 	// Node and network (never produced by the ledger itself).
 	ErrTimeout     = define(70, "ErrTimeout", "timed out waiting")
 	ErrUnavailable = define(71, "ErrUnavailable", "service unavailable")

@@ -22,6 +22,7 @@ import (
 	"github.com/hypha-iot/hypha/errs"
 	"github.com/hypha-iot/hypha/ledger/account"
 	"github.com/hypha-iot/hypha/ledger/exec"
+	"github.com/hypha-iot/hypha/ledger/message"
 	"github.com/hypha-iot/hypha/store"
 	"github.com/hypha-iot/hypha/txn"
 )
@@ -214,7 +215,7 @@ func (l *Ledger) FinalizeBlock(h exec.Header, txs [][]byte) (res *BlockResult, e
 	decoded := l.preverify(block, txs, &p)
 	var fees txn.Amount
 	for i, raw := range txs {
-		r, fee := l.runTx(modeDeliver, block, h, &p, l.chainID, raw, decoded[i])
+		r, fee := l.runTx(modeDeliver, block, h, &p, l.chainID, raw, decoded[i], uint32(i))
 		res.TxResults[i] = r
 		if fees, err = fees.Add(fee); err != nil {
 			return nil, fmt.Errorf("ledger: fee total: %w", err)
@@ -224,6 +225,9 @@ func (l *Ledger) FinalizeBlock(h exec.Header, txs [][]byte) (res *BlockResult, e
 		if err := creditPool(block, fees); err != nil {
 			return nil, err
 		}
+	}
+	if _, err := message.Expire(l.st.Working(), block, h.Height, int(p.MaxExpiriesPerBlock)); err != nil {
+		return nil, fmt.Errorf("ledger: expire messages at %d: %w", h.Height, err)
 	}
 	if res.AppHash, err = l.st.Stage(block.Batch()); err != nil {
 		l.st.Rollback()
@@ -292,7 +296,7 @@ func (l *Ledger) CheckTx(raw []byte) Result {
 		return resultOf(errs.ErrWrongChain.Wrap("chain not initialised"), nil)
 	}
 	h := exec.Header{ChainID: l.checkChain, Height: l.checkHeight}
-	r, _ := l.runTx(modeCheck, l.check, h, &l.checkParams, l.checkChain, raw, nil)
+	r, _ := l.runTx(modeCheck, l.check, h, &l.checkParams, l.checkChain, raw, nil, 0)
 	return r
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/hypha-iot/hypha/keys"
 	"github.com/hypha-iot/hypha/ledger/exec"
+	"github.com/hypha-iot/hypha/ledger/message"
 	"github.com/hypha-iot/hypha/txn"
 )
 
@@ -23,6 +24,17 @@ type Params struct {
 	// in state (the newest ones); 0 keeps all.
 	ReadingRetention uint64           `json:"reading_retention" cbor:"8,keyasint"`
 	Gas              exec.GasSchedule `json:"gas" cbor:"9,keyasint"`
+	// MaxMessageBytes bounds a sealed message.
+	MaxMessageBytes uint64 `json:"max_message_bytes" cbor:"10,keyasint"`
+	// MessageRetention is how many blocks an inbox entry is kept.
+	MessageRetention int64 `json:"message_retention" cbor:"11,keyasint"`
+	// A sender may send MessageRateLimit messages per MessageRateWindow
+	// blocks (0: unlimited).
+	MessageRateLimit  uint64 `json:"message_rate_limit" cbor:"12,keyasint"`
+	MessageRateWindow uint64 `json:"message_rate_window" cbor:"13,keyasint"`
+	// MaxExpiriesPerBlock bounds the inbox entries removed at one block's
+	// end; the rest go at the next.
+	MaxExpiriesPerBlock uint64 `json:"max_expiries_per_block" cbor:"14,keyasint"`
 }
 
 // MaxGasPrice bounds each entry of the gas schedule.
@@ -40,6 +52,12 @@ func DefaultParams() Params {
 		MaxTagsPerDevice: 16,
 		ReadingRetention: 10_000,
 		Gas:              exec.DefaultGas(),
+
+		MaxMessageBytes:     4096,
+		MessageRetention:    86_400, // a day of 1 s blocks
+		MessageRateLimit:    60,
+		MessageRateWindow:   60,
+		MaxExpiriesPerBlock: 10_000,
 	}
 }
 
@@ -54,6 +72,14 @@ func (p Params) Validate() error {
 		return fmt.Errorf("params: max_gas_per_tx must be positive")
 	case p.MaxReadingBytes == 0 || p.MaxReadingBytes > p.MaxTxBytes:
 		return fmt.Errorf("params: max_reading_bytes %d outside [1, max_tx_bytes]", p.MaxReadingBytes)
+	case p.MaxMessageBytes == 0 || p.MaxMessageBytes > p.MaxTxBytes:
+		return fmt.Errorf("params: max_message_bytes %d outside [1, max_tx_bytes]", p.MaxMessageBytes)
+	case p.MessageRetention < 1:
+		return fmt.Errorf("params: message_retention must be at least 1 block")
+	case p.MessageRateLimit > 0 && p.MessageRateWindow == 0:
+		return fmt.Errorf("params: message_rate_window must be positive when message_rate_limit is set")
+	case p.MaxExpiriesPerBlock == 0:
+		return fmt.Errorf("params: max_expiries_per_block must be positive")
 	}
 	// Bounded prices keep every gas charge (price × at most a few MiB) far
 	// from overflowing uint64.
@@ -79,4 +105,9 @@ type Genesis struct {
 type GenesisAccount struct {
 	Address keys.Address `json:"address"`
 	Balance txn.Amount   `json:"balance"`
+}
+
+func (p *Params) messageLimits() message.Limits {
+	return message.Limits{Retention: p.MessageRetention,
+		RateLimit: p.MessageRateLimit, RateWindow: p.MessageRateWindow}
 }

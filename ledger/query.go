@@ -14,6 +14,7 @@ import (
 	"github.com/hypha-iot/hypha/keys"
 	"github.com/hypha-iot/hypha/ledger/account"
 	"github.com/hypha-iot/hypha/ledger/device"
+	"github.com/hypha-iot/hypha/ledger/message"
 	"github.com/hypha-iot/hypha/ledger/reading"
 	"github.com/hypha-iot/hypha/store"
 	"github.com/hypha-iot/hypha/txn"
@@ -34,6 +35,10 @@ import (
 //	/devices/tag/{tag}[?after=ID&limit=N]           list of device records
 //	/reading/{id}[?after=IDX&limit=N]               list of reading refs
 //	/reading/{id}/{idx}
+//	/inbox/{addr}[?after=H.T.M&limit=N]             list of inbox entries (cursor = height.tx.msg)
+//	/inbox/{addr}/{H.T.M}
+//	/message/{sender}/{id hex}                     the sender's record of a message (state, cursor)
+//	/grant/{device}/{grantee}
 //	/params   /fee_pool   /chain_id
 //	/store/{hex key}                                raw key
 const (
@@ -98,11 +103,11 @@ func (l *Ledger) query(req QueryRequest, height int64) (QueryResponse, error) {
 		return QueryResponse{}, heightErr(err, height)
 	}
 	single := func(key []byte) (QueryResponse, error) { return l.single(r, path, key, height, req.Prove) }
-	list := func(prefix []byte, cursor func(string) ([]byte, error), item func(k, v []byte) ([]byte, error)) (QueryResponse, error) {
+	list := func(prefix []byte, codec cursorCodec, item func(k, v []byte) ([]byte, error)) (QueryResponse, error) {
 		if req.Prove {
 			return QueryResponse{}, errs.ErrInvalidQuery.Wrap("lists are not proven as a whole: prove each item by its own path")
 		}
-		return listPage(r, prefix, params, cursor, item)
+		return listPage(r, prefix, params, codec, item)
 	}
 	switch {
 	case len(parts) == 2 && parts[0] == "account":
@@ -128,7 +133,7 @@ func (l *Ledger) query(req QueryRequest, height int64) (QueryResponse, error) {
 		if err != nil {
 			return QueryResponse{}, err
 		}
-		return list(device.HistoryPrefix(id), seqCursor(device.HistoryPrefix(id)), valueItem)
+		return list(device.HistoryPrefix(id), seqCodec, valueItem)
 	case len(parts) == 4 && parts[0] == "device" && parts[2] == "history":
 		id, err := parseAddr(parts[1])
 		if err != nil {
@@ -153,7 +158,7 @@ func (l *Ledger) query(req QueryRequest, height int64) (QueryResponse, error) {
 			}
 			prefix = device.TagPrefix(parts[2])
 		}
-		return list(prefix, addrCursor(prefix), func(k, _ []byte) ([]byte, error) {
+		return list(prefix, addrCodec, func(k, _ []byte) ([]byte, error) {
 			id, _ := keys.AddressFromBytes(k[len(prefix):])
 			return r.Get(device.RecordKey(id))
 		})
@@ -162,7 +167,7 @@ func (l *Ledger) query(req QueryRequest, height int64) (QueryResponse, error) {
 		if err != nil {
 			return QueryResponse{}, err
 		}
-		return list(reading.SeqPrefix(id), seqCursor(reading.SeqPrefix(id)), valueItem)
+		return list(reading.SeqPrefix(id), seqCodec, valueItem)
 	case len(parts) == 3 && parts[0] == "reading":
 		id, err := parseAddr(parts[1])
 		if err != nil {
@@ -173,6 +178,42 @@ func (l *Ledger) query(req QueryRequest, height int64) (QueryResponse, error) {
 			return QueryResponse{}, errs.ErrInvalidQuery.Wrap("reading index %q", parts[2])
 		}
 		return single(reading.SeqKey(id, idx))
+	case len(parts) == 2 && parts[0] == "inbox":
+		a, err := parseAddr(parts[1])
+		if err != nil {
+			return QueryResponse{}, err
+		}
+		return list(message.InboxPrefix(a), inboxCodec, valueItem)
+	case len(parts) == 3 && parts[0] == "inbox":
+		a, err := parseAddr(parts[1])
+		if err != nil {
+			return QueryResponse{}, err
+		}
+		c, err := message.ParseCursor(parts[2])
+		if err != nil {
+			return QueryResponse{}, errs.ErrInvalidQuery.Wrap("%v", err)
+		}
+		return single(message.InboxKey(a, c))
+	case len(parts) == 3 && parts[0] == "message":
+		a, err := parseAddr(parts[1])
+		if err != nil {
+			return QueryResponse{}, err
+		}
+		id, err := hex.DecodeString(parts[2])
+		if err != nil || len(id) != txn.MsgIDSize {
+			return QueryResponse{}, errs.ErrInvalidQuery.Wrap("message id must be %d bytes of hex", txn.MsgIDSize)
+		}
+		return single(message.RecordKey(a, id))
+	case len(parts) == 3 && parts[0] == "grant":
+		d, err := parseAddr(parts[1])
+		if err != nil {
+			return QueryResponse{}, err
+		}
+		g, err := parseAddr(parts[2])
+		if err != nil {
+			return QueryResponse{}, err
+		}
+		return single(message.GrantKey(d, g))
 	case len(parts) == 1 && parts[0] == "params":
 		return single(keyParams)
 	case len(parts) == 1 && parts[0] == "fee_pool":
@@ -219,29 +260,50 @@ func heightErr(err error, height int64) error {
 
 func valueItem(_, v []byte) ([]byte, error) { return v, nil }
 
-// seqCursor parses a decimal cursor into the key after which a page starts.
-func seqCursor(prefix []byte) func(string) ([]byte, error) {
-	return func(s string) ([]byte, error) {
+// cursorCodec turns a page cursor into the key suffix after which the page
+// starts, and the last key's suffix back into a cursor.
+type cursorCodec struct {
+	parse  func(string) ([]byte, error)
+	format func([]byte) string
+}
+
+// seqCodec: decimal sequence numbers (history seq, reading index).
+var seqCodec = cursorCodec{
+	parse: func(s string) ([]byte, error) {
 		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
 			return nil, errs.ErrInvalidQuery.Wrap("cursor %q", s)
 		}
-		return binary.BigEndian.AppendUint64(append([]byte(nil), prefix...), n), nil
-	}
+		return binary.BigEndian.AppendUint64(nil, n), nil
+	},
+	format: func(b []byte) string { return strconv.FormatUint(binary.BigEndian.Uint64(b), 10) },
 }
 
-// addrCursor parses an address cursor.
-func addrCursor(prefix []byte) func(string) ([]byte, error) {
-	return func(s string) ([]byte, error) {
+// addrCodec: addresses (device lists).
+var addrCodec = cursorCodec{
+	parse: func(s string) ([]byte, error) {
 		a, err := parseAddr(s)
 		if err != nil {
-			return nil, err
+			return nil, errs.ErrInvalidQuery.Wrap("cursor %q: not an address", s)
 		}
-		return append(append([]byte(nil), prefix...), a[:]...), nil
-	}
+		return a[:], nil
+	},
+	format: func(b []byte) string { a, _ := keys.AddressFromBytes(b); return a.String() },
 }
 
-func listPage(r store.Reader, prefix []byte, params map[string]string, cursor func(string) ([]byte, error),
+// inboxCodec: inbox cursors "height.tx.msg".
+var inboxCodec = cursorCodec{
+	parse: func(s string) ([]byte, error) {
+		c, err := message.ParseCursor(s)
+		if err != nil {
+			return nil, errs.ErrInvalidQuery.Wrap("%v", err)
+		}
+		return c.Bytes(), nil
+	},
+	format: func(b []byte) string { c, _ := message.CursorFromBytes(b); return c.String() },
+}
+
+func listPage(r store.Reader, prefix []byte, params map[string]string, codec cursorCodec,
 	item func(k, v []byte) ([]byte, error)) (QueryResponse, error) {
 	limit := DefaultPageLimit
 	if s, ok := params["limit"]; ok {
@@ -254,12 +316,12 @@ func listPage(r store.Reader, prefix []byte, params map[string]string, cursor fu
 	start := prefix
 	after := []byte(nil)
 	if s, ok := params["after"]; ok {
-		k, err := cursor(s)
+		suffix, err := codec.parse(s)
 		if err != nil {
 			return QueryResponse{}, err
 		}
-		after = k
-		start = k
+		after = append(append([]byte(nil), prefix...), suffix...)
+		start = after
 	}
 	var page Page
 	var lastKey []byte
@@ -289,13 +351,7 @@ func listPage(r store.Reader, prefix []byte, params map[string]string, cursor fu
 		return QueryResponse{}, errs.ErrInternal.WithCause(err, "list")
 	}
 	if more {
-		suffix := lastKey[len(prefix):]
-		if len(suffix) == 8 {
-			page.Next = strconv.FormatUint(binary.BigEndian.Uint64(suffix), 10)
-		} else {
-			a, _ := keys.AddressFromBytes(suffix)
-			page.Next = a.String()
-		}
+		page.Next = codec.format(lastKey[len(prefix):])
 	}
 	return QueryResponse{Key: prefix, Value: txn.MustMarshal(&page)}, nil
 }

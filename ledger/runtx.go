@@ -10,6 +10,7 @@ import (
 	"github.com/hypha-iot/hypha/ledger/account"
 	"github.com/hypha-iot/hypha/ledger/device"
 	"github.com/hypha-iot/hypha/ledger/exec"
+	"github.com/hypha-iot/hypha/ledger/message"
 	"github.com/hypha-iot/hypha/ledger/reading"
 	"github.com/hypha-iot/hypha/txn"
 )
@@ -55,7 +56,7 @@ func resultOf(err error, tx *txn.Tx) Result {
 // charged (0 if none).
 //
 // tx is raw already decoded, or nil.
-func (l *Ledger) runTx(m mode, parent *exec.Cache, h exec.Header, p *Params, chainID string, raw []byte, tx *txn.Tx) (res Result, fee txn.Amount) {
+func (l *Ledger) runTx(m mode, parent *exec.Cache, h exec.Header, p *Params, chainID string, raw []byte, tx *txn.Tx, txIndex uint32) (res Result, fee txn.Amount) {
 	if tx == nil {
 		var err error
 		if tx, err = txn.Decode(raw, int(p.MaxTxBytes)); err != nil {
@@ -97,7 +98,7 @@ func (l *Ledger) runTx(m mode, parent *exec.Cache, h exec.Header, p *Params, cha
 	msgs := exec.NewCache(ante)
 	mctx := exec.NewContext(h, &p.Gas, meter, msgs)
 	mctx.TxHash, mctx.Signer, mctx.SignerIsDevice = actx.TxHash, actx.Signer, actx.SignerIsDevice
-	mctx.Cosigners, mctx.Nonce = actx.Cosigners, tx.Body.Nonce
+	mctx.Cosigners, mctx.Nonce, mctx.TxIndex = actx.Cosigners, tx.Body.Nonce, txIndex
 	err = runMsgs(mctx, tx, p, records)
 	if err == nil {
 		msgs.WriteTo(ante)
@@ -151,6 +152,9 @@ func (l *Ledger) checkStateless(m mode, tx *txn.Tx, p *Params, chainID string) (
 	for i, am := range b.Msgs {
 		if err := am.Msg.ValidateBasic(); err != nil {
 			return 0, fmt.Errorf("msg %d (%s): %w", i, am.Msg.Type(), err)
+		}
+		if ms, ok := am.Msg.(*txn.MessageSend); ok && uint64(len(ms.Box)) > p.MaxMessageBytes {
+			return 0, errs.ErrPayloadTooLarge.Wrap("message %d bytes, limit %d", len(ms.Box), p.MaxMessageBytes)
 		}
 		if rs, ok := am.Msg.(*txn.ReadingSubmit); ok {
 			readings++
@@ -294,6 +298,7 @@ func runMsgs(c *exec.Context, tx *txn.Tx, p *Params, records int) (err error) {
 	}()
 	maxTags := int(p.MaxTagsPerDevice)
 	for i, am := range tx.Body.Msgs {
+		c.MsgIndex = uint16(i)
 		switch m := am.Msg.(type) {
 		case *txn.Send:
 			err = account.HandleSend(c, m)
@@ -315,6 +320,14 @@ func runMsgs(c *exec.Context, tx *txn.Tx, p *Params, records int) (err error) {
 			err = device.Decommission(c, m)
 		case *txn.ReadingSubmit:
 			err = submitReading(c, m, p, records)
+		case *txn.SetSealKey:
+			err = message.SetSealKey(c, m)
+		case *txn.MessageSend:
+			err = message.Send(c, m, p.messageLimits())
+		case *txn.MessageReceipt:
+			err = message.Receipt(c, m)
+		case *txn.MessageGrant:
+			err = message.GrantMsg(c, m)
 		default:
 			err = errs.ErrUnknownMsg.Wrap("%T", m)
 		}

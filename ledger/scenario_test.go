@@ -1,6 +1,7 @@
 package ledger_test
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -15,7 +16,10 @@ import (
 	"github.com/hypha-iot/hypha/ledger/device"
 	"github.com/hypha-iot/hypha/ledger/exec"
 	lt "github.com/hypha-iot/hypha/ledger/ledgertest"
+	"github.com/hypha-iot/hypha/ledger/message"
 	"github.com/hypha-iot/hypha/ledger/reading"
+	"github.com/hypha-iot/hypha/seal"
+	"github.com/hypha-iot/hypha/store"
 	"github.com/hypha-iot/hypha/txn"
 )
 
@@ -43,9 +47,17 @@ func TestScenarios(t *testing.T) {
 }
 
 type scenario struct {
-	t     *testing.T
-	c     *lt.Chain
-	names map[string]string // rendered address -> name
+	t      *testing.T
+	c      *lt.Chain
+	names  map[string]string // rendered address -> name
+	sender string            // signer of the tx being built
+}
+
+// msgID makes a 16-byte message id from a short label.
+func msgID(label string) []byte {
+	id := make([]byte, txn.MsgIDSize)
+	copy(id, label)
+	return id
 }
 
 func (s *scenario) name(n string) {
@@ -71,11 +83,25 @@ func (s *scenario) run(t *testing.T, d *datadriven.TestData) string {
 	switch d.Cmd {
 	case "genesis":
 		s.names = map[string]string{}
-		var funded []string
+		p := ledger.DefaultParams()
+		g := ledger.Genesis{Params: &p}
 		for _, a := range d.CmdArgs {
-			funded = append(funded, a.Key)
+			switch a.Key {
+			case "retention":
+				p.MessageRetention, _ = strconv.ParseInt(a.Vals[0], 10, 64)
+			case "ratelimit":
+				p.MessageRateLimit, _ = strconv.ParseUint(a.Vals[0], 10, 64)
+				p.MessageRateWindow = 10
+			default:
+				g.Accounts = append(g.Accounts, ledger.GenesisAccount{Address: lt.Addr(a.Key), Balance: 1_000_000_000})
+			}
 		}
-		s.c = lt.New(t, funded...)
+		st, err := store.Open(store.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		s.c = lt.NewOn(t, st, g)
 		return "ok"
 	case "tx":
 		tx := s.buildTx(t, d.CmdArgs, d.Input)
@@ -125,6 +151,29 @@ func (s *scenario) run(t *testing.T, d *datadriven.TestData) string {
 			r.TxHash, r.Digest = nil, nil
 			return r
 		})
+	case "inbox":
+		return s.list(t, "/inbox/"+lt.Addr(d.CmdArgs[0].Key).String(), func(b []byte) any {
+			var e message.Entry
+			mustUnmarshal(t, b, &e)
+			c, _ := message.CursorFromBytes(e.Cursor)
+			return map[string]any{"cursor": c.String(), "from": e.Sender.String(), "kind": txn.KindName(e.Kind),
+				"id": strings.TrimRight(string(e.ID), "\x00"), "expires": e.Expires}
+		})
+	case "msgstate":
+		id := hex.EncodeToString(msgID(d.CmdArgs[1].Key))
+		r := s.c.Query("/message/" + lt.Addr(d.CmdArgs[0].Key).String() + "/" + id)
+		if r.Code != 0 {
+			return r.Name
+		}
+		var rec message.Record
+		mustUnmarshal(t, r.Value, &rec)
+		return s.render(fmt.Sprintf("to=%s kind=%s state=%d expires=%d", rec.Recipient, txn.KindName(rec.Kind), rec.State, rec.Expires))
+	case "advance":
+		n, _ := strconv.Atoi(d.CmdArgs[0].Key)
+		for range n {
+			s.c.Block()
+		}
+		return fmt.Sprintf("height %d", s.c.Height)
 	case "owner", "tag":
 		path := "/devices/tag/" + d.CmdArgs[0].Key
 		if d.Cmd == "owner" {
@@ -226,6 +275,10 @@ func argMap(args []datadriven.CmdArg) map[string]string {
 func (s *scenario) buildTx(t *testing.T, args []datadriven.CmdArg, input string) []byte {
 	t.Helper()
 	m := argMap(args)
+	s.sender = m["signer"]
+	if d, ok := m["device"]; ok {
+		s.sender = d
+	}
 	var msgs []txn.Msg
 	for _, line := range strings.Split(strings.TrimSpace(input), "\n") {
 		if line = strings.TrimSpace(line); line != "" {
@@ -296,6 +349,9 @@ func (s *scenario) parseMsg(t *testing.T, line string) txn.Msg {
 		s.name(m["key"])
 		r := lt.Register(lt.Key(m["key"]), m["model"], list("tags")...)
 		r.Firmware = m["firmware"]
+		if _, ok := m["seal"]; ok {
+			r.SealKey = lt.SealKey(m["key"]).PublicBytes()
+		}
 		return r
 	case "update":
 		u := &txn.DeviceUpdate{Device: addr("device"), AddTags: list("add-tags"), RemoveTags: list("remove-tags")}
@@ -311,6 +367,11 @@ func (s *scenario) parseMsg(t *testing.T, line string) txn.Msg {
 			u.Location = &txn.Location{LatE7: lat, LonE7: lon}
 		}
 		_, u.ClearLocation = m["clear-location"]
+		if _, ok := m["auditor"]; ok {
+			a := addr("auditor")
+			u.Auditor = &a
+		}
+		_, u.ClearAuditor = m["clear-auditor"]
 		return u
 	case "rotate":
 		s.name(m["key"])
@@ -328,6 +389,47 @@ func (s *scenario) parseMsg(t *testing.T, line string) txn.Msg {
 	case "reading":
 		v, _ := strconv.ParseInt(m["v"], 10, 64)
 		return &txn.ReadingSubmit{Payload: lt.SenML(m["n"], v)}
+	case "setseal":
+		s.name(m["key"])
+		return &txn.SetSealKey{SealKey: lt.SealKey(m["key"]).PublicBytes()}
+	case "msg":
+		kind := map[string]uint8{"data": txn.KindData, "command": txn.KindCommand, "result": txn.KindCommandResult}[m["kind"]]
+		to := addr("to")
+		sealTo := m["to"]
+		if v, ok := m["sealto"]; ok {
+			sealTo = v
+		}
+		var extra [][]byte
+		for _, a := range list("audit") {
+			extra = append(extra, lt.SealKey(a).PublicBytes())
+		}
+		id := msgID(m["id"])
+		box, err := seal.Seal(nil, seal.Header{Sender: lt.Addr(s.sender), Recipient: to, Kind: kind, MsgID: [16]byte(id), ChainID: lt.ChainID},
+			[]byte(m["text"]), lt.SealKey(sealTo).PublicBytes(), extra...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms := &txn.MessageSend{To: to, Kind: kind, ID: id, Box: box}
+		if r, ok := m["reply"]; ok {
+			ms.ReplyTo = msgID(r)
+		}
+		return ms
+	case "receipt":
+		r := &txn.MessageReceipt{Sender: addr("sender"), State: txn.StateDelivered}
+		if m["state"] == "read" {
+			r.State = txn.StateRead
+		}
+		for _, id := range list("ids") {
+			r.IDs = append(r.IDs, msgID(id))
+		}
+		return r
+	case "grant":
+		g := &txn.MessageGrant{Device: addr("device"), Grantee: addr("grantee")}
+		for _, k := range list("kinds") {
+			g.Kinds = append(g.Kinds, map[string]uint8{"data": txn.KindData, "command": txn.KindCommand, "result": txn.KindCommandResult}[k])
+		}
+		g.Expires, _ = strconv.ParseInt(m["expires"], 10, 64)
+		return g
 	}
 	t.Fatalf("unknown msg %q", f[0])
 	return nil

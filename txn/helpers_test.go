@@ -68,6 +68,11 @@ func sampleMsgs(tb testing.TB) map[txn.MsgType]txn.Msg {
 		txn.TypeDeviceRevoke:         &txn.DeviceRevoke{Device: addr(8), Reason: "lost in transit"},
 		txn.TypeDeviceDecommission:   &txn.DeviceDecommission{Device: addr(9)},
 		txn.TypeReadingSubmit:        &txn.ReadingSubmit{Payload: senml200(tb)},
+		txn.TypeSetSealKey:           &txn.SetSealKey{SealKey: bytes.Repeat([]byte{7}, 32)},
+		txn.TypeMessageSend: &txn.MessageSend{To: addr(10), Kind: txn.KindCommandResult, ID: bytes.Repeat([]byte{1}, 16),
+			Box: []byte{0xa0}, ReplyTo: bytes.Repeat([]byte{2}, 16)},
+		txn.TypeMessageReceipt: &txn.MessageReceipt{Sender: addr(11), IDs: [][]byte{bytes.Repeat([]byte{3}, 16)}, State: txn.StateRead},
+		txn.TypeMessageGrant:   &txn.MessageGrant{Device: addr(12), Grantee: addr(13), Kinds: []uint8{txn.KindCommand}, Expires: 99},
 	}
 }
 

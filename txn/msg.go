@@ -12,7 +12,8 @@ type MsgType uint16
 
 // The message kinds.
 const (
-	TypeSend MsgType = 1
+	TypeSend       MsgType = 1
+	TypeSetSealKey MsgType = 2
 
 	TypeDeviceRegister       MsgType = 16
 	TypeDeviceUpdate         MsgType = 17
@@ -24,6 +25,10 @@ const (
 	TypeDeviceDecommission   MsgType = 23
 
 	TypeReadingSubmit MsgType = 32
+
+	TypeMessageSend    MsgType = 48
+	TypeMessageReceipt MsgType = 49
+	TypeMessageGrant   MsgType = 50
 )
 
 // Msg is one operation inside a tx.
@@ -51,6 +56,10 @@ var kinds = map[MsgType]msgKind{
 	TypeDeviceRevoke:         {"device.revoke", func() Msg { return new(DeviceRevoke) }},
 	TypeDeviceDecommission:   {"device.decommission", func() Msg { return new(DeviceDecommission) }},
 	TypeReadingSubmit:        {"reading.submit", func() Msg { return new(ReadingSubmit) }},
+	TypeSetSealKey:           {"account.set_seal_key", func() Msg { return new(SetSealKey) }},
+	TypeMessageSend:          {"message.send", func() Msg { return new(MessageSend) }},
+	TypeMessageReceipt:       {"message.receipt", func() Msg { return new(MessageReceipt) }},
+	TypeMessageGrant:         {"message.grant", func() Msg { return new(MessageGrant) }},
 }
 
 // String is the kind's stable name, e.g. "device.register".
@@ -63,9 +72,9 @@ func (t MsgType) String() string {
 
 // Types lists every known message type in tag order.
 func Types() []MsgType {
-	return []MsgType{TypeSend, TypeDeviceRegister, TypeDeviceUpdate, TypeDeviceRotateKey,
+	return []MsgType{TypeSend, TypeSetSealKey, TypeDeviceRegister, TypeDeviceUpdate, TypeDeviceRotateKey,
 		TypeDeviceTransfer, TypeDeviceAcceptTransfer, TypeDeviceCancelTransfer, TypeDeviceRevoke,
-		TypeDeviceDecommission, TypeReadingSubmit}
+		TypeDeviceDecommission, TypeReadingSubmit, TypeMessageSend, TypeMessageReceipt, TypeMessageGrant}
 }
 
 // AnyMsg carries one Msg; on the wire it is the array [type, msg].

@@ -114,6 +114,10 @@ type DeviceUpdate struct {
 	AddTags       []string     `cbor:"6,keyasint,omitempty"`
 	RemoveTags    []string     `cbor:"7,keyasint,omitempty"`
 	SealKey       []byte       `cbor:"8,keyasint,omitempty"`
+	// Auditor is an account every message to or from the device must also
+	// be sealed to (its published seal key); ClearAuditor removes it.
+	Auditor      *keys.Address `cbor:"9,keyasint,omitempty"`
+	ClearAuditor bool          `cbor:"10,keyasint,omitempty"`
 }
 
 // Type implements Msg.
@@ -149,8 +153,11 @@ func (m *DeviceUpdate) ValidateBasic() error {
 	if err := checkTags(m.RemoveTags); err != nil {
 		return err
 	}
+	if m.Auditor != nil && (m.ClearAuditor || m.Auditor.IsZero()) {
+		return errs.ErrInvalidMsg.Wrap("update: auditor must be a non-empty address, without clear_auditor")
+	}
 	if m.Model == nil && m.Firmware == nil && m.Location == nil && !m.ClearLocation &&
-		len(m.AddTags) == 0 && len(m.RemoveTags) == 0 && m.SealKey == nil {
+		len(m.AddTags) == 0 && len(m.RemoveTags) == 0 && m.SealKey == nil && m.Auditor == nil && !m.ClearAuditor {
 		return errs.ErrInvalidMsg.Wrap("update changes nothing")
 	}
 	return nil

@@ -20,6 +20,8 @@ type Account struct {
 	// Nonce is the next nonce this account's txs must carry.
 	Nonce  uint64 `cbor:"2,keyasint" json:"nonce"`
 	PubKey []byte `cbor:"3,keyasint,omitempty" json:"pubkey,omitempty"`
+	// SealKey is the X25519 key messages to this account are sealed to.
+	SealKey []byte `cbor:"4,keyasint,omitempty" json:"seal_key,omitempty"`
 }
 
 // Key is the state key of addr's account.

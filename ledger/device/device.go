@@ -162,6 +162,15 @@ func Update(c *exec.Context, m *txn.DeviceUpdate, maxTags int) error {
 		d.SealKey = m.SealKey
 		attrs = append(attrs, Attr{Key: "seal_key", Value: hex.EncodeToString(m.SealKey)})
 	}
+	if m.Auditor != nil && (d.Auditor == nil || *d.Auditor != *m.Auditor) {
+		a := *m.Auditor
+		d.Auditor = &a
+		attrs = append(attrs, Attr{Key: "auditor", Value: a.String()})
+	}
+	if m.ClearAuditor && d.Auditor != nil {
+		d.Auditor = nil
+		attrs = append(attrs, Attr{Key: "auditor", Value: "cleared"})
+	}
 	for _, t := range normTags(m.RemoveTags) {
 		if i, found := slices.BinarySearch(d.Tags, t); found {
 			d.Tags = slices.Delete(d.Tags, i, i+1)

@@ -79,6 +79,9 @@ type Device struct {
 	// (rather than under a key of its own) so that a reading costs one write
 	// fewer and one proof covers the device's state and its latest reading.
 	Latest *Reading `cbor:"17,keyasint,omitempty" json:"latest,omitempty"`
+	// Auditor is an account every message to or from the device is also
+	// sealed to.
+	Auditor *keys.Address `cbor:"18,keyasint,omitempty" json:"auditor,omitempty"`
 }
 
 // Reading is a direct reading as kept in the device record.

@@ -92,6 +92,9 @@ type Context struct {
 	Cosigners []keys.PublicKey
 	// Nonce is the tx nonce (for a device signer, its counter).
 	Nonce uint64
+	// TxIndex is the tx's position in its block; MsgIndex the msg's in its tx.
+	TxIndex  uint32
+	MsgIndex uint16
 
 	kv     *Cache
 	events []Event

@@ -39,6 +39,16 @@ func P256Key(name string) keys.PrivateKey {
 	return keys.P256FromSeed(sha256.Sum256([]byte("p256/" + name)))
 }
 
+// SealKey returns the fixed X25519 seal key named name.
+func SealKey(name string) keys.SealKey {
+	sum := sha256.Sum256([]byte("x25519/" + name))
+	k, err := keys.SealKeyFromBytes(sum[:])
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
 // Addr is the address of Key(name).
 func Addr(name string) keys.Address { return Key(name).Public().Address() }
 
