@@ -15,6 +15,7 @@ import (
 	"github.com/hypha-iot/hypha/ledger"
 	"github.com/hypha-iot/hypha/ledger/account"
 	"github.com/hypha-iot/hypha/ledger/device"
+	"github.com/hypha-iot/hypha/seal"
 	lt "github.com/hypha-iot/hypha/ledger/ledgertest"
 	"github.com/hypha-iot/hypha/store"
 	"github.com/hypha-iot/hypha/txn"
@@ -40,7 +41,7 @@ func badChain(t *testing.T) *lt.Chain {
 	c := lt.NewOn(t, st, g)
 	alice := lt.Key("alice")
 	mustOK(t, c.Block(
-		c.TxCo(alice, []keys.PrivateKey{lt.Key("dev1")}, lt.Register(lt.Key("dev1"), "thermo")),
+		c.TxCo(alice, []keys.PrivateKey{lt.Key("dev1")}, withSeal(lt.Register(lt.Key("dev1"), "thermo"), "dev1")),
 		c.TxCo(alice, []keys.PrivateKey{lt.Key("devR")}, lt.Register(lt.Key("devR"), "thermo")),
 		c.TxCo(alice, []keys.PrivateKey{lt.Key("devD")}, lt.Register(lt.Key("devD"), "thermo")),
 		c.Tx(alice, &txn.Send{To: lt.Addr("dev1"), Amount: 1_000_000}),
@@ -51,6 +52,22 @@ func badChain(t *testing.T) *lt.Chain {
 		c.Reading(lt.Key("dev1"), lt.Addr("dev1"), 7, "temp", 20),
 	))
 	return c
+}
+
+func withSeal(r *txn.DeviceRegister, name string) *txn.DeviceRegister {
+	r.SealKey = lt.SealKey(name).PublicBytes()
+	return r
+}
+
+// sealedTo seals a message from sender to recipient's named seal key.
+func sealedTo(t *testing.T, sender, recipient keys.Address, sealName string, kind uint8, id []byte) []byte {
+	t.Helper()
+	box, err := seal.Seal(nil, seal.Header{Sender: sender, Recipient: recipient, Kind: kind, MsgID: [16]byte(id), ChainID: lt.ChainID},
+		[]byte("open the door"), lt.SealKey(sealName).PublicBytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return box
 }
 
 func mustOK(t *testing.T, rs []ledger.Result) {
@@ -333,6 +350,29 @@ func badCases() []badCase {
 		}},
 		{"invalid tag", errs.ErrInvalidMsg, false, func(t *testing.T, c *lt.Chain) []byte {
 			return buildTx(t, c, bob, nonce(c, bob), nil, nil, &txn.DeviceRegister{PubKey: lt.Key("d").Public().Bytes(), Model: "m", Tags: []string{"Bad Tag"}})
+		}},
+		{"oversize message", errs.ErrPayloadTooLarge, false, func(t *testing.T, c *lt.Chain) []byte {
+			return buildTx(t, c, alice, nonce(c, alice), nil, nil, &txn.MessageSend{To: lt.Addr("dev1"), Kind: txn.KindCommand,
+				ID: make([]byte, 16), Box: make([]byte, 5000)})
+		}},
+		{"message to a revoked device", errs.ErrDeviceRevoked, true, func(t *testing.T, c *lt.Chain) []byte {
+			id := bytes.Repeat([]byte{1}, 16)
+			return buildTx(t, c, alice, nonce(c, alice), nil, nil, &txn.MessageSend{To: lt.Addr("devR"), Kind: txn.KindCommand,
+				ID: id, Box: sealedTo(t, lt.Addr("alice"), lt.Addr("devR"), "devR", txn.KindCommand, id)})
+		}},
+		{"message to a recipient without a seal key", errs.ErrNoSealKey, true, func(t *testing.T, c *lt.Chain) []byte {
+			id := bytes.Repeat([]byte{2}, 16)
+			return buildTx(t, c, alice, nonce(c, alice), nil, nil, &txn.MessageSend{To: lt.Addr("bob"), Kind: txn.KindData,
+				ID: id, Box: sealedTo(t, lt.Addr("alice"), lt.Addr("bob"), "bob", txn.KindData, id)})
+		}},
+		{"message box is not a box", errs.ErrBadSeal, true, func(t *testing.T, c *lt.Chain) []byte {
+			return buildTx(t, c, alice, nonce(c, alice), nil, nil, &txn.MessageSend{To: lt.Addr("dev1"), Kind: txn.KindCommand,
+				ID: bytes.Repeat([]byte{3}, 16), Box: []byte("plaintext, not sealed")})
+		}},
+		{"command from a non-owner", errs.ErrNoGrant, true, func(t *testing.T, c *lt.Chain) []byte {
+			id := bytes.Repeat([]byte{4}, 16)
+			return buildTx(t, c, bob, nonce(c, bob), nil, nil, &txn.MessageSend{To: lt.Addr("dev1"), Kind: txn.KindCommand,
+				ID: id, Box: sealedTo(t, lt.Addr("bob"), lt.Addr("dev1"), "dev1", txn.KindCommand, id)})
 		}},
 		{"empty recipient", errs.ErrInvalidAddress, false, func(t *testing.T, c *lt.Chain) []byte {
 			return buildTx(t, c, bob, nonce(c, bob), nil, nil, &txn.Send{Amount: 1})
