@@ -15,8 +15,8 @@ import (
 	"github.com/hypha-iot/hypha/ledger"
 	"github.com/hypha-iot/hypha/ledger/account"
 	"github.com/hypha-iot/hypha/ledger/device"
-	"github.com/hypha-iot/hypha/seal"
 	lt "github.com/hypha-iot/hypha/ledger/ledgertest"
+	"github.com/hypha-iot/hypha/seal"
 	"github.com/hypha-iot/hypha/store"
 	"github.com/hypha-iot/hypha/txn"
 )
