@@ -36,9 +36,9 @@
 //	Header = { 1: sender bstr .size 20, 2: recipient bstr .size 20,
 //	           3: kind uint, 4: message id bstr .size 16, 5: chain id tstr }
 //
-// A box with one recipient is 155 bytes plus the plaintext (a little more once
-// the plaintext length needs a longer CBOR length prefix); each extra
-// recipient adds 97 bytes.
+// A box to one recipient is the plaintext plus 155 to 157 bytes (for
+// plaintexts under 64 KiB; the CBOR length prefix of the ciphertext grows with
+// it); each extra recipient adds 97 bytes.
 //
 // # Security properties
 //
