@@ -1,6 +1,7 @@
 // Package api is Hypha's HTTP/JSON front door (/v1/...): submit txs, query
-// accounts, devices, history, readings, txs and blocks (with proofs on
-// request), stream committed events, and serve the OpenAPI document. It is
+// accounts, devices, history, readings, inboxes, messages, grants, txs and
+// blocks (with proofs on request), stream committed events and inboxes, and
+// serve the OpenAPI document. It is
 // thin: everything goes through the small Backend interface, which the node
 // implements over CometBFT and the ledger (and apitest implements over a
 // ledgertest chain).
@@ -17,6 +18,11 @@
 //	GET  /v1/devices/{id}/readings?after=&limit=
 //	GET  /v1/devices/{id}/readings/latest           ?height= ?prove=
 //	GET  /v1/devices/{id}/readings/{idx}            ?height= ?prove=
+//	GET  /v1/inbox/{addr}?after=&limit=             a recipient's inbox (cursor height.tx.msg)
+//	GET  /v1/inbox/{addr}/stream?after=             Server-Sent Events of the inbox, resumable
+//	GET  /v1/inbox/{addr}/{cursor}                  ?height= ?prove=
+//	GET  /v1/messages/{sender}/{id}                 ?height= ?prove=   the sender's record
+//	GET  /v1/grants/{device}/{grantee}              ?height= ?prove=
 //	GET  /v1/params                                 ?height= ?prove=
 //	GET  /v1/blocks/latest, /v1/blocks/{height}
 //	GET  /v1/status

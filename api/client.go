@@ -205,11 +205,56 @@ func (c *Client) Events(ctx context.Context, f EventFilter) (<-chan Event, error
 	if f.FromHeight > 0 {
 		q.Set("from_height", strconv.FormatInt(f.FromHeight, 10))
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url("/v1/events", q), nil)
+	return stream[Event](ctx, c, "/v1/events", q, "", "tx")
+}
+
+// Inbox lists a recipient's inbox (a device id or an account), oldest
+// first; opt.After is an entry's cursor ("height.tx.msg").
+func (c *Client) Inbox(ctx context.Context, addr string, opt ListOptions) (*Page[*InboxEntry], error) {
+	return get[Page[*InboxEntry]](ctx, c, "/v1/inbox/"+url.PathEscape(addr), opt.values())
+}
+
+// InboxEntry reads one inbox entry by its cursor.
+func (c *Client) InboxEntry(ctx context.Context, addr, cursor string, opt *QueryOptions) (*InboxEntry, error) {
+	p := "/v1/inbox/" + url.PathEscape(addr) + "/" + url.PathEscape(cursor)
+	return get[InboxEntry](ctx, c, p, opt.values())
+}
+
+// InboxStream streams a recipient's inbox entries after cursor after (""
+// for the oldest kept): first those in state, then each new one as it
+// commits, in order and each once. The channel closes when ctx ends, the
+// server ends the stream, or the connection fails; call again with the
+// last Cursor seen to resume without a gap. The error is for the request
+// itself (bad address or cursor, server down).
+func (c *Client) InboxStream(ctx context.Context, addr, after string) (<-chan InboxEntry, error) {
+	return stream[InboxEntry](ctx, c, "/v1/inbox/"+url.PathEscape(addr)+"/stream", nil, after, "message")
+}
+
+// Message reads a sender's record of the message with id: its recipient,
+// inbox cursor and receipt state.
+func (c *Client) Message(ctx context.Context, sender string, id []byte, opt *QueryOptions) (*Message, error) {
+	p := "/v1/messages/" + url.PathEscape(sender) + "/" + hex.EncodeToString(id)
+	return get[Message](ctx, c, p, opt.values())
+}
+
+// Grant reads what grantee may send to a device.
+func (c *Client) Grant(ctx context.Context, device, grantee string, opt *QueryOptions) (*Grant, error) {
+	p := "/v1/grants/" + url.PathEscape(device) + "/" + url.PathEscape(grantee)
+	return get[Grant](ctx, c, p, opt.values())
+}
+
+// stream opens an event stream at path, resuming after lastID if it is not
+// empty, and sends the data of each event of type typ, decoded as T, on the
+// channel it returns (see readSSE).
+func stream[T any](ctx context.Context, c *Client, path string, q url.Values, lastID, typ string) (<-chan T, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url(path, q), nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Accept", "text/event-stream")
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, err
@@ -218,20 +263,22 @@ func (c *Client) Events(ctx context.Context, f EventFilter) (<-chan Event, error
 		defer resp.Body.Close()
 		return nil, readError(resp)
 	}
-	ch := make(chan Event)
+	ch := make(chan T)
 	go func() {
 		defer close(ch)
 		defer resp.Body.Close()
-		readSSE(ctx, resp.Body, ch)
+		readSSE(ctx, resp.Body, typ, ch)
 	}()
 	return ch, nil
 }
 
 // readSSE parses an event stream (the subset the server writes: id, event,
-// data, comments) and sends each "tx" event on ch.
-func readSSE(ctx context.Context, body io.Reader, ch chan<- Event) {
+// data, comments) and sends the data of each event of type typ, decoded as
+// T, on ch. It returns at the end of the body, at an "error" event, or
+// when ctx ends.
+func readSSE[T any](ctx context.Context, body io.Reader, typ string, ch chan<- T) {
 	br := bufio.NewReaderSize(body, 64<<10)
-	var typ string
+	var got string
 	var data bytes.Buffer
 	for {
 		line, err := br.ReadString('\n')
@@ -241,24 +288,24 @@ func readSSE(ctx context.Context, body io.Reader, ch chan<- Event) {
 		line = strings.TrimRight(line, "\r\n")
 		switch {
 		case line == "":
-			if data.Len() > 0 && (typ == "" || typ == "tx") {
-				var ev Event
-				if json.Unmarshal(data.Bytes(), &ev) == nil {
+			if data.Len() > 0 && (got == "" || got == typ) {
+				var v T
+				if json.Unmarshal(data.Bytes(), &v) == nil {
 					select {
-					case ch <- ev:
+					case ch <- v:
 					case <-ctx.Done():
 						return
 					}
 				}
 			}
-			if typ == "error" {
+			if got == "error" {
 				return
 			}
-			typ = ""
+			got = ""
 			data.Reset()
 		case strings.HasPrefix(line, ":"):
 		case strings.HasPrefix(line, "event:"):
-			typ = strings.TrimSpace(strings.TrimPrefix(line, "event:"))
+			got = strings.TrimSpace(strings.TrimPrefix(line, "event:"))
 		case strings.HasPrefix(line, "data:"):
 			if data.Len() > 0 {
 				data.WriteByte('\n')

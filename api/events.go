@@ -2,9 +2,7 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -161,45 +159,20 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
-	rc := http.NewResponseController(w)
-	// Stream for as long as the client stays: lift the read deadline (when
-	// it fires the server cancels the request) and renew the write deadline
-	// on each write.
-	_ = rc.SetReadDeadline(time.Time{})
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	send := func(chunk string) bool {
-		_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
-		if _, err := io.WriteString(w, chunk); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
-	}
-	if !send(": hypha events\n\n") {
+	out, ok := startSSE(w, s.cfg.WriteTimeout, "hypha events")
+	if !ok {
 		return nil
 	}
 	sendEvent := func(ev *TxEvent) bool {
 		id := fmt.Sprintf("%d:%d", ev.Height, ev.Index)
-		b, err := json.Marshal(&Event{ID: id, Height: ev.Height, Index: ev.Index, Hash: Hex(ev.Hash),
+		return out.event(id, "tx", &Event{ID: id, Height: ev.Height, Index: ev.Index, Hash: Hex(ev.Hash),
 			Code: ev.Code, Name: ev.Name, Events: ev.Events})
-		if err != nil {
-			return false
-		}
-		return send("id: " + id + "\nevent: tx\ndata: " + string(b) + "\n\n")
-	}
-	sendError := func(err error) {
-		e := newError(err)
-		b, _ := json.Marshal(errorBody{Error: e})
-		send("event: error\ndata: " + string(b) + "\n\n")
 	}
 
 	for height := start.height; start.height > 0 && height <= replayTo; height++ {
 		evs, err := s.replayBlock(ctx, height)
 		if err != nil {
-			sendError(err)
+			out.fail(err)
 			return nil
 		}
 		for i := range evs {
@@ -216,7 +189,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
-			if !send(": heartbeat\n\n") {
+			if !out.heartbeat() {
 				return nil
 			}
 		case ev, ok := <-ch:

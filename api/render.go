@@ -29,7 +29,8 @@ func did(pub []byte) string {
 func unixTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 
 func renderAccount(addr keys.Address, a *account.Account) *Account {
-	return &Account{Address: addr.Account(), Balance: uint64(a.Balance), Nonce: a.Nonce, PubKey: did(a.PubKey)}
+	return &Account{Address: addr.Account(), Balance: uint64(a.Balance), Nonce: a.Nonce, PubKey: did(a.PubKey),
+		SealKey: Hex(a.SealKey)}
 }
 
 func renderDevice(d *device.Device) *Device {
@@ -44,6 +45,9 @@ func renderDevice(d *device.Device) *Device {
 	}
 	if d.PendingOwner != nil {
 		v.PendingOwner = d.PendingOwner.Account()
+	}
+	if d.Auditor != nil {
+		v.Auditor = d.Auditor.Account()
 	}
 	if d.Latest != nil {
 		v.Latest = renderReading(d.ID, d.Latest)
@@ -144,6 +148,12 @@ func renderMsg(m txn.Msg) map[string]any {
 		if m.SealKey != nil {
 			set("seal_key", Hex(m.SealKey))
 		}
+		if m.Auditor != nil {
+			set("auditor", m.Auditor.Account())
+		}
+		if m.ClearAuditor {
+			set("clear_auditor", true)
+		}
 	case *txn.DeviceRotateKey:
 		set("device", m.Device.Device())
 		set("new_pubkey", did(m.NewPubKey))
@@ -165,6 +175,36 @@ func renderMsg(m txn.Msg) map[string]any {
 		set("payload", Hex(m.Payload))
 		if s := decodeSenML(m.Payload); s != nil {
 			set("senml", s)
+		}
+	case *txn.SetSealKey:
+		set("seal_key", Hex(m.SealKey))
+	case *txn.MessageSend:
+		// The box is opaque here: its size says enough.
+		set("to", m.To.Account())
+		set("kind", txn.KindName(m.Kind))
+		set("id", Hex(m.ID))
+		set("size", len(m.Box))
+		if m.ReplyTo != nil {
+			set("reply_to", Hex(m.ReplyTo))
+		}
+	case *txn.MessageReceipt:
+		set("sender", m.Sender.Account())
+		ids := make([]Hex, len(m.IDs))
+		for i, id := range m.IDs {
+			ids[i] = Hex(id)
+		}
+		set("ids", ids)
+		set("state", stateName(m.State))
+	case *txn.MessageGrant:
+		set("device", m.Device.Device())
+		set("grantee", m.Grantee.Account())
+		kinds := make([]string, len(m.Kinds))
+		for i, k := range m.Kinds {
+			kinds[i] = txn.KindName(k)
+		}
+		set("kinds", kinds)
+		if m.Expires != 0 {
+			set("expires", m.Expires)
 		}
 	}
 	return out

@@ -20,6 +20,10 @@ import (
 //   - ErrHeight is 404, not 410: the ledger uses the same class for a height
 //     not reached yet and for a pruned one, and only the latter is "gone".
 //   - ErrBadSignature is 400, not 401: HTTP authentication is not involved.
+//   - ErrNoSealKey is 409: the message is well formed and goes through once
+//     the recipient (or an auditor) publishes a seal key. ErrRateLimited is
+//     429: the sender retries in a later window of blocks. ErrNoGrant and
+//     ErrGrantExpired are 403, like ErrUnauthorized.
 var statusOf = map[*errs.Class]int{
 	errs.ErrInternal: http.StatusInternalServerError,
 
@@ -73,6 +77,15 @@ var statusOf = map[*errs.Class]int{
 	errs.ErrDeviceDecommissioned: http.StatusConflict,
 	errs.ErrNoPendingTransfer:    http.StatusConflict,
 	errs.ErrKeyInUse:             http.StatusConflict,
+
+	// Messages.
+	errs.ErrNoSealKey:       http.StatusConflict,
+	errs.ErrRateLimited:     http.StatusTooManyRequests,
+	errs.ErrMessageReplayed: http.StatusConflict,
+	errs.ErrUnknownMessage:  http.StatusNotFound,
+	errs.ErrGrantExpired:    http.StatusForbidden,
+	errs.ErrNoGrant:         http.StatusForbidden,
+	errs.ErrBadSeal:         http.StatusBadRequest,
 
 	// Queries.
 	errs.ErrNotFound:     http.StatusNotFound,

@@ -72,7 +72,9 @@ type Account struct {
 	Nonce uint64 `json:"nonce"`
 	// PubKey is the key the account proved on its first tx, as did:key.
 	PubKey string `json:"pubkey,omitempty"`
-	Proof  *Proof `json:"proof,omitempty"`
+	// SealKey is the X25519 key messages to the account are sealed to.
+	SealKey Hex    `json:"seal_key,omitempty"`
+	Proof   *Proof `json:"proof,omitempty"`
 }
 
 // Location is a device's claimed position, in 1e-7 degrees.
@@ -93,6 +95,7 @@ type Device struct {
 	Location     *Location `json:"location,omitempty"`
 	Tags         []string  `json:"tags,omitempty"`
 	SealKey      Hex       `json:"seal_key,omitempty"`
+	Auditor      string    `json:"auditor,omitempty"` // also sealed to, on every message to or from the device
 	Status       string    `json:"status"`
 	PendingOwner string    `json:"pending_owner,omitempty"`
 	Counter      uint64    `json:"counter"`
@@ -221,4 +224,56 @@ type Event struct {
 	Code   uint32       `json:"code"`
 	Name   string       `json:"name,omitempty"`
 	Events []exec.Event `json:"events"`
+}
+
+// InboxEntry is one message in a recipient's inbox. The ledger sees only
+// this: Box is the sealed content (seal.Box encoding), which the recipient
+// opens with a seal.Header rebuilt from From, To, Kind, ID and the chain id.
+type InboxEntry struct {
+	// Cursor is the entry's place in the inbox, "height.tx.msg": pass it as
+	// ?after= (or as the stream's Last-Event-ID) to read what follows.
+	Cursor string `json:"cursor"`
+	// To is the recipient and From the sender, each in device form
+	// (hyphadev1…) when it is a registered device.
+	To   string `json:"to"`
+	From string `json:"from"`
+	// Kind is "data", "command" or "command-result".
+	Kind string `json:"kind"`
+	ID   Hex    `json:"id"`
+	// Box is the sealed message (base64 in JSON).
+	Box     []byte `json:"box"`
+	ReplyTo Hex    `json:"reply_to,omitempty"`
+	// Time is the time of the block that carried the message; Expires the
+	// height at whose end the entry is removed.
+	Time    time.Time `json:"time"`
+	Expires int64     `json:"expires"`
+	TxHash  Hex       `json:"tx_hash"`
+	Proof   *Proof    `json:"proof,omitempty"`
+}
+
+// Message is the sender's record of a message: where it went and whether
+// the recipient acknowledged it.
+type Message struct {
+	Sender    string `json:"sender"`
+	ID        Hex    `json:"id"`
+	Recipient string `json:"recipient"`
+	Kind      string `json:"kind"`
+	// Cursor places the message in the recipient's inbox.
+	Cursor string `json:"cursor"`
+	// State is "sent", "delivered" or "read"; StateHeight is when it last
+	// changed (0 while sent).
+	State       string `json:"state"`
+	StateHeight int64  `json:"state_height,omitempty"`
+	Expires     int64  `json:"expires"`
+	Proof       *Proof `json:"proof,omitempty"`
+}
+
+// Grant lets Grantee send Kinds to Device until the height Expires (0:
+// no expiry).
+type Grant struct {
+	Device  string   `json:"device"`
+	Grantee string   `json:"grantee"`
+	Kinds   []string `json:"kinds"`
+	Expires int64    `json:"expires,omitempty"`
+	Proof   *Proof   `json:"proof,omitempty"`
 }

@@ -68,6 +68,14 @@ func (b *Backend) BuildTxCo(signer keys.PrivateKey, cosigners []keys.PrivateKey,
 	return b.chain.TxCo(signer, cosigners, msgs...)
 }
 
+// BuildDeviceTx builds a tx signed by device id's current key with counter
+// as its nonce (ledgertest.Chain.DeviceTx).
+func (b *Backend) BuildDeviceTx(key keys.PrivateKey, id keys.Address, counter uint64, msgs ...txn.Msg) []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.chain.DeviceTx(key, id, counter, nil, msgs...)
+}
+
 // BuildReading builds a device-signed reading tx (ledgertest.Chain.Reading).
 func (b *Backend) BuildReading(key keys.PrivateKey, id keys.Address, counter uint64, name string, value int64) []byte {
 	b.mu.Lock()

@@ -160,12 +160,12 @@ txs the device signs (readings) pay their fees from it.`,
 func deviceUpdateCmd(g *globals) *cobra.Command {
 	var f txFlags
 	var loc locationFlags
-	var from, dev, model, firmware string
+	var from, dev, model, firmware, auditor string
 	var addTags, removeTags []string
-	var clearLoc bool
+	var clearLoc, clearAuditor bool
 	c := &cobra.Command{
 		Use:     "update --from OWNER --device ID [changes]",
-		Short:   "Change a device's model, firmware, tags or location",
+		Short:   "Change a device's model, firmware, tags, location or auditor",
 		Example: "  hypha device update --from dev --device thermo1 --firmware 1.1.0 --add-tag warehouse-2 --remove-tag cold",
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -186,8 +186,20 @@ func deviceUpdateCmd(g *globals) *cobra.Command {
 			if cmd.Flags().Changed("firmware") {
 				m.Firmware = &firmware
 			}
-			if m.Model == nil && m.Firmware == nil && l == nil && !clearLoc && len(addTags) == 0 && len(removeTags) == 0 {
-				return usageError{fmt.Errorf("nothing to change: pass --model, --firmware, --add-tag, --remove-tag, --lat/--lon or --clear-location")}
+			if auditor != "" && clearAuditor {
+				return usageError{fmt.Errorf("--clear-auditor does not go with --auditor")}
+			}
+			if auditor != "" {
+				a, err := g.resolveAddress(auditor)
+				if err != nil {
+					return err
+				}
+				m.Auditor = &a
+			}
+			m.ClearAuditor = clearAuditor
+			if m.Model == nil && m.Firmware == nil && l == nil && !clearLoc && len(addTags) == 0 && len(removeTags) == 0 &&
+				m.Auditor == nil && !clearAuditor {
+				return usageError{fmt.Errorf("nothing to change: pass --model, --firmware, --add-tag, --remove-tag, --lat/--lon, --clear-location, --auditor or --clear-auditor")}
 			}
 			id, err := g.resolveAddress(dev)
 			if err != nil {
@@ -208,6 +220,8 @@ func deviceUpdateCmd(g *globals) *cobra.Command {
 	c.Flags().StringArrayVar(&addTags, "add-tag", nil, "tag to add (repeatable)")
 	c.Flags().StringArrayVar(&removeTags, "remove-tag", nil, "tag to remove (repeatable)")
 	c.Flags().BoolVar(&clearLoc, "clear-location", false, "remove the claimed location")
+	c.Flags().StringVar(&auditor, "auditor", "", "account every message to or from the device must also be sealed to (address or key name)")
+	c.Flags().BoolVar(&clearAuditor, "clear-auditor", false, "remove the auditor")
 	addLocationFlags(c, &loc)
 	addTxFlags(c, &f)
 	return c
@@ -471,6 +485,12 @@ func printDevice(w io.Writer, d *api.Device) {
 	}
 	if l := d.Location; l != nil {
 		fmt.Fprintf(tw, "location\t%.7f, %.7f\n", float64(l.LatE7)/1e7, float64(l.LonE7)/1e7)
+	}
+	if len(d.SealKey) > 0 {
+		fmt.Fprintf(tw, "seal key\t%s\n", d.SealKey)
+	}
+	if d.Auditor != "" {
+		fmt.Fprintf(tw, "auditor\t%s\n", d.Auditor)
 	}
 	fmt.Fprintf(tw, "counter\t%d\n", d.Counter)
 	fmt.Fprintf(tw, "readings\t%d\n", d.Readings)
