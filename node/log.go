@@ -38,7 +38,8 @@ func (c cometLogger) Info(msg string, kv ...any) {
 func (c cometLogger) Error(msg string, kv ...any) {
 	// Listeners closing at shutdown are not errors.
 	for _, v := range kv {
-		if err, ok := v.(error); ok && strings.Contains(err.Error(), "use of closed network connection") {
+		if err, ok := v.(error); ok && (strings.Contains(err.Error(), "use of closed network connection") ||
+			strings.Contains(err.Error(), "already stopped")) {
 			c.l.Debug(msg, kv...)
 			return
 		}
