@@ -31,6 +31,8 @@ const (
 type AppConfig struct {
 	// APIAddress is where the HTTP/JSON API listens ("" disables it).
 	APIAddress string `mapstructure:"api_address"`
+	// MQTTAddress is where the MQTT broker listens ("" disables it).
+	MQTTAddress string `mapstructure:"mqtt_address"`
 	// MinGasPriceMilli is this gateway's own minimum gas price for its
 	// mempool, in uhyp per 1000 gas (never below the chain's).
 	MinGasPriceMilli uint64 `mapstructure:"min_gas_price_milli"`
@@ -49,6 +51,7 @@ type AppConfig struct {
 func DefaultAppConfig() AppConfig {
 	return AppConfig{
 		APIAddress:       "127.0.0.1:8700",
+		MQTTAddress:      "127.0.0.1:1883",
 		MinGasPriceMilli: 0,
 		RetainBlocks:     0,
 		StateKeepRecent:  100_000,
@@ -79,6 +82,10 @@ var appTemplate = template.Must(template.New("app").Parse(`# Hypha node configur
 
 # Where the HTTP/JSON API listens ("" disables it).
 api_address = "{{.APIAddress}}"
+
+# Where the MQTT broker listens ("" disables it). Devices authenticate with a
+# signed token (hypha mqtt token) and use hypha/v1/devices/{id}/inbox and /tx.
+mqtt_address = "{{.MQTTAddress}}"
 
 # This gateway's minimum gas price for its mempool, in uhyp per 1000 gas.
 # The chain minimum (a chain parameter) always applies as well.

@@ -38,6 +38,9 @@ type InitOptions struct {
 	// Listen addresses (host:port). Empty keeps the defaults
 	// 127.0.0.1:26656 (p2p), 127.0.0.1:26657 (rpc), 127.0.0.1:8700 (api).
 	P2PAddress, RPCAddress, APIAddress string
+	// MQTTAddress is the broker's listen address: "" keeps the default
+	// 127.0.0.1:1883, "off" disables the broker.
+	MQTTAddress string
 	// TimeoutCommit is the pause after each block (default 1 s).
 	TimeoutCommit time.Duration
 	// Indexer is CometBFT's tx indexer: "kv" (default) or "null".
@@ -133,6 +136,13 @@ func writeNodeFiles(home string, o InitOptions) (*cmtcfg.Config, *privval.FilePV
 	cmtcfg.WriteConfigFile(filepath.Join(home, configDir, "config.toml"), c)
 	app := DefaultAppConfig()
 	app.APIAddress = o.APIAddress
+	switch o.MQTTAddress {
+	case "":
+	case "off":
+		app.MQTTAddress = ""
+	default:
+		app.MQTTAddress = o.MQTTAddress
+	}
 	if err := writeAppConfig(filepath.Join(home, configDir, appFile), app); err != nil {
 		return nil, nil, err
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/hypha-iot/hypha/abci"
 	"github.com/hypha-iot/hypha/api"
 	"github.com/hypha-iot/hypha/ledger"
+	"github.com/hypha-iot/hypha/mqtt"
 	"github.com/hypha-iot/hypha/store"
 )
 
@@ -46,6 +47,7 @@ type Node struct {
 
 	apiSrv *http.Server
 	apiLn  net.Listener
+	broker *mqtt.Broker
 
 	closeOnce sync.Once
 	closeErr  error
@@ -106,6 +108,15 @@ func (n *Node) APIAddr() string {
 	return n.apiLn.Addr().String()
 }
 
+// MQTTAddr is the address the MQTT broker listens on ("" if disabled or
+// not started).
+func (n *Node) MQTTAddr() string {
+	if n.broker == nil {
+		return ""
+	}
+	return n.broker.Addr()
+}
+
 // RPCAddr is CometBFT's RPC listen address.
 func (n *Node) RPCAddr() string { return n.cfg.Comet.RPC.ListenAddress }
 
@@ -140,8 +151,20 @@ func (n *Node) Start() error {
 			}
 		}()
 	}
+	if addr := n.cfg.App.MQTTAddress; addr != "" {
+		b, err := mqtt.New(&mqttBackend{n: n}, mqtt.Config{Address: addr, Logger: n.log.With("module", "mqtt")})
+		if err != nil {
+			n.Close()
+			return fmt.Errorf("mqtt: %w", err)
+		}
+		if err := b.Start(); err != nil {
+			n.Close()
+			return fmt.Errorf("mqtt listen %s: %w", addr, err)
+		}
+		n.broker = b
+	}
 	n.log.Info("node started", "chain_id", n.comet.GenesisDoc().ChainID, "rpc", n.cfg.Comet.RPC.ListenAddress,
-		"api", n.APIAddr(), "home", n.cfg.Home)
+		"api", n.APIAddr(), "mqtt", n.MQTTAddr(), "home", n.cfg.Home)
 	return nil
 }
 
@@ -150,6 +173,9 @@ func (n *Node) Start() error {
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		var errs []error
+		if n.broker != nil {
+			errs = append(errs, n.broker.Close())
+		}
 		if n.apiSrv != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			errs = append(errs, n.apiSrv.Shutdown(ctx))

@@ -24,6 +24,9 @@ type TestnetOptions struct {
 	BasePort int
 	// Ports, if set, gives node k's listen addresses.
 	Ports func(k int) (p2pAddr, rpcAddr, apiAddr string)
+	// MQTTPort, if set, gives node k's MQTT address ("off" for none);
+	// otherwise it is BasePort+10k+3, or off when Ports is set.
+	MQTTPort func(k int) string
 }
 
 // Testnet writes homes OUT/node0 … for Validators validators followed by
@@ -54,11 +57,16 @@ func Testnet(out string, o TestnetOptions) ([]string, error) {
 		io.Moniker = fmt.Sprintf("node%d", k)
 		if o.Ports != nil {
 			io.P2PAddress, io.RPCAddress, io.APIAddress = o.Ports(k)
+			io.MQTTAddress = "off"
 		} else {
 			base := o.BasePort + 10*k
 			io.P2PAddress = fmt.Sprintf("127.0.0.1:%d", base)
 			io.RPCAddress = fmt.Sprintf("127.0.0.1:%d", base+1)
 			io.APIAddress = fmt.Sprintf("127.0.0.1:%d", base+2)
+			io.MQTTAddress = fmt.Sprintf("127.0.0.1:%d", base+3)
+		}
+		if o.MQTTPort != nil {
+			io.MQTTAddress = o.MQTTPort(k)
 		}
 		c, pv, err := writeNodeFiles(home, io)
 		if err != nil {

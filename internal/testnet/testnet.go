@@ -66,15 +66,16 @@ func Homes(tb testing.TB, o Options) *Network {
 		o.LogLevel = "error"
 	}
 	n := o.Validators + o.FullNodes
-	addrs := make([][3]string, n)
+	addrs := make([][4]string, n)
 	for k := range addrs {
-		addrs[k] = [3]string{FreeAddr(tb), FreeAddr(tb), FreeAddr(tb)}
+		addrs[k] = [4]string{FreeAddr(tb), FreeAddr(tb), FreeAddr(tb), FreeAddr(tb)}
 	}
 	homes, err := node.Testnet(tb.TempDir(), node.TestnetOptions{
 		Validators: o.Validators, FullNodes: o.FullNodes,
 		InitOptions: node.InitOptions{ChainID: "hypha-it", Dev: true, Accounts: o.Accounts, Params: o.Params,
 			TimeoutCommit: o.BlockTime, Indexer: o.Indexer},
-		Ports: func(k int) (string, string, string) { return addrs[k][0], addrs[k][1], addrs[k][2] },
+		Ports:    func(k int) (string, string, string) { return addrs[k][0], addrs[k][1], addrs[k][2] },
+		MQTTPort: func(k int) string { return addrs[k][3] },
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -124,6 +125,9 @@ func (n *Network) Close() {
 		}
 	}
 }
+
+// MQTT is node k's MQTT broker address.
+func (n *Network) MQTT(k int) string { return n.Nodes[k].MQTTAddr() }
 
 // API is node k's API base URL.
 func (n *Network) API(k int) string { return "http://" + n.Nodes[k].APIAddr() }
