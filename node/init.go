@@ -183,7 +183,11 @@ func createKey(home, name string) (keys.Address, error) {
 	if err != nil {
 		return keys.Address{}, err
 	}
-	if err := kr.Add(name, k, ""); err != nil {
+	sk, err := keys.GenerateSealKey(nil)
+	if err != nil {
+		return keys.Address{}, err
+	}
+	if err := kr.AddWithSeal(name, k, sk, ""); err != nil {
 		return keys.Address{}, err
 	}
 	return k.Public().Address(), nil

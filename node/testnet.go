@@ -92,12 +92,16 @@ func Testnet(out string, o TestnetOptions) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
+		devSeal, err := keys.GenerateSealKey(nil)
+		if err != nil {
+			return nil, err
+		}
 		for _, home := range homes {
 			kr, err := keyring.Open(KeyringDir(home))
 			if err != nil {
 				return nil, err
 			}
-			if err := kr.Add(DevKeyName, dev, ""); err != nil {
+			if err := kr.AddWithSeal(DevKeyName, dev, devSeal, ""); err != nil {
 				return nil, err
 			}
 		}

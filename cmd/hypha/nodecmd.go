@@ -112,7 +112,8 @@ restarts); without it, a temporary home is used and removed on exit.`,
 			api := "http://" + n.APIAddr()
 			info := map[string]any{"home": home, "temporary": temp, "api": api, "rpc": cfg.Comet.RPC.ListenAddress,
 				"chain_id": n.Ledger().ChainID(), "dev_account": dev}
-			_ = g.emit(info, func(w io.Writer) { printUp(w, home, temp, api, cfg.Comet.RPC.ListenAddress, dev) })
+			info["mqtt"] = n.MQTTAddr()
+			_ = g.emit(info, func(w io.Writer) { printUp(w, home, temp, api, cfg.Comet.RPC.ListenAddress, n.MQTTAddr(), dev) })
 			<-cmd.Context().Done()
 			fmt.Fprintln(g.stderr, "stopping…")
 			return n.Close()
@@ -122,7 +123,7 @@ restarts); without it, a temporary home is used and removed on exit.`,
 	return c
 }
 
-func printUp(w io.Writer, home string, temp bool, api, rpc, dev string) {
+func printUp(w io.Writer, home string, temp bool, api, rpc, mqttAddr, dev string) {
 	kind := "persistent"
 	if temp {
 		kind = "temporary, removed on exit; pass --home DIR to keep it"
@@ -132,6 +133,7 @@ func printUp(w io.Writer, home string, temp bool, api, rpc, dev string) {
   home         %s (%s)
   HTTP API     %s   (OpenAPI: %s/v1/openapi.json)
   CometBFT RPC %s
+  MQTT broker  %s   (devices: hypha/v1/devices/{id}/inbox and /tx; credentials: hypha mqtt token)
   dev account  %s (key "dev" in the home's keyring)
 
 Try, in another terminal:
@@ -143,9 +145,12 @@ Try, in another terminal:
   hypha device register --from dev --device-key thermo1 --model thermo-v1 --tag cold
   hypha reading send --device-key thermo1 --value temp=21.5
   curl %s/v1/devices/$(hypha keys show thermo1 --device)
+  hypha msg publish-key --from dev
+  hypha msg send --from dev --to thermo1 --kind command "report now"
+  hypha msg inbox --key thermo1
 
 Stop with Ctrl-C.
-`, home, kind, api, api, rpc, dev, home, api, api)
+`, home, kind, api, api, rpc, mqttAddr, dev, home, api, api)
 }
 
 func testnetCmd(g *globals) *cobra.Command {
