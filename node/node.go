@@ -207,10 +207,14 @@ func (n *Node) Run(ctx context.Context) error {
 
 // dbTracker opens CometBFT's databases and remembers them: CometBFT's Stop
 // does not close every one (the tx indexer's stays open), so a node stopped
-// in-process could not start again from the same home.
+// in-process could not start again from the same home. Each database is
+// wrapped so that reads racing with shutdown see "absent" instead of a
+// closed database: CometBFT closes its block store while some reactor
+// goroutines (consensus queryMaj23Routine) may still read it, and its block
+// store panics on any read error.
 type dbTracker struct {
 	mu  sync.Mutex
-	dbs []dbm.DB
+	dbs []*closingDB
 }
 
 func (t *dbTracker) provide(ctx *cmtcfg.DBContext) (dbm.DB, error) {
@@ -218,10 +222,11 @@ func (t *dbTracker) provide(ctx *cmtcfg.DBContext) (dbm.DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	c := &closingDB{DB: db}
 	t.mu.Lock()
-	t.dbs = append(t.dbs, db)
+	t.dbs = append(t.dbs, c)
 	t.mu.Unlock()
-	return db, nil
+	return c, nil
 }
 
 // closeAll closes every database; closing one CometBFT already closed is
@@ -233,4 +238,39 @@ func (t *dbTracker) closeAll() {
 		_ = db.Close()
 	}
 	t.dbs = nil
+}
+
+// closingDB is a database whose point reads after Close answer "absent".
+type closingDB struct {
+	dbm.DB
+	mu     sync.RWMutex
+	closed bool
+}
+
+func (d *closingDB) Get(key []byte) ([]byte, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
+		return nil, nil
+	}
+	return d.DB.Get(key)
+}
+
+func (d *closingDB) Has(key []byte) (bool, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
+		return false, nil
+	}
+	return d.DB.Has(key)
+}
+
+func (d *closingDB) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	return d.DB.Close()
 }
