@@ -263,6 +263,10 @@ type Step struct {
 	KeptUp       bool   `json:"kept_up"`
 	Why          string `json:"why,omitempty"` // why not, if not
 	FirstRefusal string `json:"first_refusal,omitempty"`
+	// OthersCPU is the share of the machine's CPU time that other
+	// processes used during the window (Linux; 0 elsewhere). Above a few
+	// percent, the step measured them as well.
+	OthersCPU float64 `json:"others_cpu"`
 	// Blocks are the blocks that held this step's txs.
 	Blocks []Block `json:"blocks"`
 }
@@ -383,6 +387,7 @@ func runConfig(ctx context.Context, o *Options, row *Row, p *progress) error {
 		if err != nil {
 			return Step{}, err
 		}
+		runtime.GC() // start each window without the last step's garbage
 		st, err := r.step(ctx, b, rate, o.Warmup, o.Duration)
 		if err != nil {
 			return st, err
@@ -397,6 +402,12 @@ func runConfig(ctx context.Context, o *Options, row *Row, p *progress) error {
 		st, err := try(rate)
 		if err != nil {
 			return err
+		}
+		if !st.Drained {
+			// The network never settled: later steps would measure
+			// this one's backlog.
+			limit = len(row.Steps) - 1
+			break
 		}
 		if !st.KeptUp {
 			hi, limit = rate, len(row.Steps)-1
@@ -483,6 +494,9 @@ func (s *Step) Summary() string {
 		s.Offered, s.SubmittedTPS, s.CommittedTPS, Round(s.P50), Round(s.P99), s.Backlog)
 	if s.Refused > 0 {
 		fmt.Fprintf(&b, ", refused %d", s.Refused)
+	}
+	if s.OthersCPU >= 0.05 {
+		fmt.Fprintf(&b, ", other processes used %.0f%% of the CPUs", 100*s.OthersCPU)
 	}
 	if s.KeptUp {
 		b.WriteString(": kept up")

@@ -93,6 +93,7 @@ type recorder struct {
 	commitAt []atomic.Int64
 
 	accepted, seen, committed atomic.Int64
+	lastSeen                  atomic.Int64 // when the last tx was first seen
 
 	mu           sync.Mutex
 	blocks       map[int64]*blockRec
@@ -134,6 +135,7 @@ func (rec *recorder) observe(height int64, tx []byte, code uint32) {
 		return
 	}
 	rec.seen.Add(1)
+	rec.lastSeen.Store(now)
 	rec.mu.Lock()
 	br := rec.blocks[height]
 	if br == nil {
@@ -179,6 +181,11 @@ func (r *runner) step(ctx context.Context, b *batch, rate int, warmup, window ti
 	// The token bucket: by time t, rate*t txs are due.
 	n := len(b.txs)
 	i := 0
+	var cpuStart cpuSample
+	sampled := warmup == 0
+	if sampled {
+		cpuStart = sampleCPU()
+	}
 dispatch:
 	for i < n {
 		el := time.Since(rec.t0)
@@ -198,6 +205,9 @@ dispatch:
 			}
 		}
 		r.p.load("load", rate, el, end, i, int(rec.committed.Load()))
+		if !sampled && el >= warmup {
+			cpuStart, sampled = sampleCPU(), true
+		}
 		time.Sleep(time.Millisecond)
 	}
 	// Hold the window open even if the batch ran out early.
@@ -207,6 +217,7 @@ dispatch:
 		case <-ctx.Done():
 		}
 	}
+	cpuEnd := sampleCPU()
 	backlog, err := r.net.backlog(ctx)
 	for _, l := range lanes {
 		close(l)
@@ -218,6 +229,9 @@ dispatch:
 	drained := r.drain(ctx, rec, rate)
 	st := rec.stats(rate, warmup, window, r.o.BlockTime)
 	st.Backlog, st.Drained = backlog, drained
+	if sampled {
+		st.OthersCPU = othersShare(cpuStart, cpuEnd)
+	}
 	judge(&st, r.o)
 	return st, ctx.Err()
 }
@@ -240,26 +254,28 @@ func (r *runner) worker(rec *recorder, lane <-chan int32) {
 	}
 }
 
-// drain waits until every accepted tx has been seen committed, or every
-// mempool has stayed empty for a block time (the rest were dropped), or
-// DrainTimeout passes. It reports whether the mempools emptied.
+// drain waits until every mempool is empty and every accepted tx has been
+// seen committed, or, if some never are (dropped by a recheck), until the
+// mempools are empty and no commit has been seen for quiet; or until
+// DrainTimeout passes. It reports whether the network settled: a step
+// after one that did not would start with the old load still in flight.
+// (Events can trail the mempool by seconds: CometBFT publishes them after
+// Commit, and the kv indexer holds the event bus back.)
 func (r *runner) drain(ctx context.Context, rec *recorder, rate int) bool {
 	start := time.Now()
 	deadline := start.Add(r.o.DrainTimeout)
-	var emptySince time.Time
+	quiet := max(2*r.o.BlockTime, 2*time.Second)
 	for {
-		if rec.seen.Load() >= rec.accepted.Load() {
-			return true
-		}
 		now := time.Now()
-		if b, err := r.net.backlog(ctx); err == nil && b == 0 {
-			if emptySince.IsZero() {
-				emptySince = now
-			} else if now.Sub(emptySince) > r.o.BlockTime+500*time.Millisecond {
+		b, err := r.net.backlog(ctx)
+		if err == nil && b == 0 {
+			if rec.seen.Load() >= rec.accepted.Load() {
 				return true
 			}
-		} else {
-			emptySince = time.Time{}
+			last := max(rec.lastSeen.Load()-1, int64(start.Sub(rec.t0)))
+			if rec.since()-1-last >= int64(quiet) {
+				return true
+			}
 		}
 		if now.After(deadline) || ctx.Err() != nil {
 			return false

@@ -102,6 +102,14 @@ func startMember(home string, k int, app App, o *Options) (*member, error) {
 	c.RPC.ListenAddress = ""
 	c.Mempool.Size = o.MempoolSize
 	c.Mempool.CacheSize = 2 * o.MempoolSize
+	// CometBFT's consensus reactor sleeps this long in the middle of a
+	// per-peer loop and then reads the block store without checking that
+	// the node still runs: a node stopped in-process (its databases
+	// closed) then panics the whole process ("leveldb: closed") up to 2 s
+	// later. Sleeping for a day keeps that read from ever happening here;
+	// it only delays re-sending VoteSetMaj23 hints, which a healthy
+	// loopback network does not need.
+	c.Consensus.PeerQueryMaj23SleepDuration = 24 * time.Hour
 	if app != KVStore {
 		cfg.App.APIAddress = ""
 		cfg.App.LogLevel = "error"
@@ -196,15 +204,45 @@ func (n *network) backlog(ctx context.Context) (int, error) {
 	return most, nil
 }
 
+// hubSubscriber is the event bus subscriber name of a Hypha node's event
+// hub (node/events.go).
+const hubSubscriber = "hypha-event-hub"
+
 // close stops every member and removes the homes.
 func (n *network) close() error {
 	var errs []error
 	for _, m := range n.members {
-		errs = append(errs, m.stop())
+		if m.ledger != nil {
+			// node.Close stops its event hub's consumer before CometBFT
+			// and leaves the unbuffered subscription in place: a tx
+			// committed meanwhile blocks the event bus, and CometBFT's
+			// Stop with it, forever. Unsubscribing first (the hub's
+			// consumer is still reading) avoids that.
+			_ = m.rpc.EventBus.UnsubscribeAll(context.Background(), hubSubscriber)
+		}
+		errs = append(errs, stopWithin(m.stop, stopTimeout))
 	}
 	n.members = nil
 	errs = append(errs, os.RemoveAll(n.dir))
 	return errors.Join(errs...)
+}
+
+// stopTimeout bounds how long one member may take to stop.
+const stopTimeout = time.Minute
+
+// stopWithin runs stop and gives up waiting after d, leaving it running: a
+// node that hangs in shutdown (seen: goleveldb's Close waiting forever for
+// the write lock of the tx indexer's database) must not hang the whole
+// benchmark. The abandoned goroutine holds only that node's resources.
+func stopWithin(stop func() error, d time.Duration) error {
+	done := make(chan error, 1)
+	go func() { done <- stop() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		return fmt.Errorf("node did not stop within %s; abandoned", d)
+	}
 }
 
 // dbTracker opens CometBFT's databases and remembers them, so that stopping

@@ -49,6 +49,8 @@ func newMsgWorld(t testing.TB, blockTime time.Duration) *msgWorld {
 	if s.Result == nil || s.Result.Code != 0 {
 		t.Fatalf("setup: %+v", s)
 	}
+	// Every gateway knows the device before anyone talks to it.
+	net.WaitHeight(s.Height, 30*time.Second)
 	return w
 }
 

@@ -168,8 +168,8 @@ func (n *Node) Start() error {
 	return nil
 }
 
-// Close stops the API, consensus and the store, in that order. Safe to call
-// more than once.
+// Close stops the MQTT broker, the API, consensus, the event hub and the
+// store, in that order. Safe to call more than once.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		var errs []error
@@ -181,13 +181,16 @@ func (n *Node) Close() error {
 			errs = append(errs, n.apiSrv.Shutdown(ctx))
 			cancel()
 		}
-		n.events.stop()
+		// CometBFT stops first, while the event hub still drains its
+		// unbuffered subscription: a hub that stopped reading first would
+		// block CometBFT's event bus (and so its Stop) forever.
 		if n.comet.IsRunning() {
 			if err := n.comet.Stop(); err != nil {
 				errs = append(errs, err)
 			}
 			n.comet.Wait()
 		}
+		n.events.stop()
 		n.dbs.closeAll()
 		errs = append(errs, n.st.Close())
 		n.closeErr = errors.Join(errs...)
