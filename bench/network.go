@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"sync"
 	"time"
 
-	dbm "github.com/cometbft/cometbft-db"
 	"github.com/cometbft/cometbft/abci/example/kvstore"
 	cmtcfg "github.com/cometbft/cometbft/config"
 	cmtlog "github.com/cometbft/cometbft/libs/log"
@@ -134,19 +132,19 @@ func startKVStore(c *cmtcfg.Config) (*member, error) {
 		return nil, err
 	}
 	pv := privval.LoadFilePV(c.PrivValidatorKeyFile(), c.PrivValidatorStateFile())
-	dbs := &dbTracker{}
+	dbs := &node.DBTracker{}
 	cn, err := cmtnode.NewNode(c, pv, nodeKey,
 		proxy.NewConnSyncLocalClientCreator(kvstore.NewInMemoryApplication()),
 		cmtnode.DefaultGenesisDocProviderFunc(c),
-		dbs.provide,
+		dbs.Provide,
 		cmtnode.DefaultMetricsProvider(c.Instrumentation),
 		cmtlog.NewNopLogger())
 	if err != nil {
-		dbs.closeAll()
+		dbs.CloseAll()
 		return nil, err
 	}
 	if err := cn.Start(); err != nil {
-		dbs.closeAll()
+		dbs.CloseAll()
 		return nil, err
 	}
 	stop := func() error {
@@ -155,7 +153,7 @@ func startKVStore(c *cmtcfg.Config) (*member, error) {
 			err = cn.Stop()
 			cn.Wait()
 		}
-		dbs.closeAll()
+		dbs.CloseAll()
 		return err
 	}
 	return &member{rpc: rpclocal.New(cn), stop: stop}, nil
@@ -243,31 +241,4 @@ func stopWithin(stop func() error, d time.Duration) error {
 	case <-time.After(d):
 		return fmt.Errorf("node did not stop within %s; abandoned", d)
 	}
-}
-
-// dbTracker opens CometBFT's databases and remembers them, so that stopping
-// a kvstore node closes them all (CometBFT leaves the tx indexer's open).
-type dbTracker struct {
-	mu  sync.Mutex
-	dbs []dbm.DB
-}
-
-func (t *dbTracker) provide(ctx *cmtcfg.DBContext) (dbm.DB, error) {
-	db, err := cmtcfg.DefaultDBProvider(ctx)
-	if err != nil {
-		return nil, err
-	}
-	t.mu.Lock()
-	t.dbs = append(t.dbs, db)
-	t.mu.Unlock()
-	return db, nil
-}
-
-func (t *dbTracker) closeAll() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, db := range t.dbs {
-		_ = db.Close()
-	}
-	t.dbs = nil
 }

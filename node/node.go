@@ -43,7 +43,7 @@ type Node struct {
 	comet  *cmtnode.Node
 	rpc    *rpclocal.Local
 	events *eventHub
-	dbs    *dbTracker
+	dbs    *DBTracker
 
 	apiSrv *http.Server
 	apiLn  net.Listener
@@ -68,7 +68,7 @@ func New(cfg *Config, log *slog.Logger) (*Node, error) {
 		return nil, err
 	}
 	app := abci.New(l, abci.Config{RetainBlocks: cfg.App.RetainBlocks, Version: Version}, log.With("module", "abci"))
-	dbs := &dbTracker{}
+	dbs := &DBTracker{}
 	nodeKey, err := p2p.LoadOrGenNodeKey(cfg.Comet.NodeKeyFile())
 	if err != nil {
 		st.Close()
@@ -78,11 +78,11 @@ func New(cfg *Config, log *slog.Logger) (*Node, error) {
 	comet, err := cmtnode.NewNode(cfg.Comet, pv, nodeKey,
 		proxy.NewConnSyncLocalClientCreator(app),
 		cmtnode.DefaultGenesisDocProviderFunc(cfg.Comet),
-		dbs.provide,
+		dbs.Provide,
 		cmtnode.DefaultMetricsProvider(cfg.Comet.Instrumentation),
 		cometLogger{log.With("module", "comet")})
 	if err != nil {
-		dbs.closeAll()
+		dbs.CloseAll()
 		st.Close()
 		return nil, fmt.Errorf("cometbft: %w", err)
 	}
@@ -123,12 +123,12 @@ func (n *Node) RPCAddr() string { return n.cfg.Comet.RPC.ListenAddress }
 // Start starts consensus, the event hub and the API.
 func (n *Node) Start() error {
 	if err := n.reindexTail(); err != nil {
-		n.dbs.closeAll()
+		n.dbs.CloseAll()
 		n.st.Close()
 		return err
 	}
 	if err := n.comet.Start(); err != nil {
-		n.dbs.closeAll()
+		n.dbs.CloseAll()
 		n.st.Close()
 		return fmt.Errorf("start cometbft: %w", err)
 	}
@@ -191,7 +191,7 @@ func (n *Node) Close() error {
 			n.comet.Wait()
 		}
 		n.events.stop()
-		n.dbs.closeAll()
+		n.dbs.CloseAll()
 		errs = append(errs, n.st.Close())
 		n.closeErr = errors.Join(errs...)
 	})
@@ -208,19 +208,20 @@ func (n *Node) Run(ctx context.Context) error {
 	return n.Close()
 }
 
-// dbTracker opens CometBFT's databases and remembers them: CometBFT's Stop
+// DBTracker opens CometBFT's databases and remembers them: CometBFT's Stop
 // does not close every one (the tx indexer's stays open), so a node stopped
 // in-process could not start again from the same home. Each database is
 // wrapped so that reads racing with shutdown see "absent" instead of a
 // closed database: CometBFT closes its block store while some reactor
 // goroutines (consensus queryMaj23Routine) may still read it, and its block
 // store panics on any read error.
-type dbTracker struct {
+type DBTracker struct {
 	mu  sync.Mutex
 	dbs []*closingDB
 }
 
-func (t *dbTracker) provide(ctx *cmtcfg.DBContext) (dbm.DB, error) {
+// Provide is a cmtcfg.DBProvider.
+func (t *DBTracker) Provide(ctx *cmtcfg.DBContext) (dbm.DB, error) {
 	db, err := cmtcfg.DefaultDBProvider(ctx)
 	if err != nil {
 		return nil, err
@@ -232,9 +233,9 @@ func (t *dbTracker) provide(ctx *cmtcfg.DBContext) (dbm.DB, error) {
 	return c, nil
 }
 
-// closeAll closes every database; closing one CometBFT already closed is
+// CloseAll closes every database; closing one CometBFT already closed is
 // harmless.
-func (t *dbTracker) closeAll() {
+func (t *DBTracker) CloseAll() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, db := range t.dbs {
