@@ -100,14 +100,6 @@ func startMember(home string, k int, app App, o *Options) (*member, error) {
 	c.RPC.ListenAddress = ""
 	c.Mempool.Size = o.MempoolSize
 	c.Mempool.CacheSize = 2 * o.MempoolSize
-	// CometBFT's consensus reactor sleeps this long in the middle of a
-	// per-peer loop and then reads the block store without checking that
-	// the node still runs: a node stopped in-process (its databases
-	// closed) then panics the whole process ("leveldb: closed") up to 2 s
-	// later. Sleeping for a day keeps that read from ever happening here;
-	// it only delays re-sending VoteSetMaj23 hints, which a healthy
-	// loopback network does not need.
-	c.Consensus.PeerQueryMaj23SleepDuration = 24 * time.Hour
 	if app != KVStore {
 		cfg.App.APIAddress = ""
 		cfg.App.LogLevel = "error"
@@ -202,22 +194,10 @@ func (n *network) backlog(ctx context.Context) (int, error) {
 	return most, nil
 }
 
-// hubSubscriber is the event bus subscriber name of a Hypha node's event
-// hub (node/events.go).
-const hubSubscriber = "hypha-event-hub"
-
 // close stops every member and removes the homes.
 func (n *network) close() error {
 	var errs []error
 	for _, m := range n.members {
-		if m.ledger != nil {
-			// node.Close stops its event hub's consumer before CometBFT
-			// and leaves the unbuffered subscription in place: a tx
-			// committed meanwhile blocks the event bus, and CometBFT's
-			// Stop with it, forever. Unsubscribing first (the hub's
-			// consumer is still reading) avoids that.
-			_ = m.rpc.EventBus.UnsubscribeAll(context.Background(), hubSubscriber)
-		}
 		errs = append(errs, stopWithin(m.stop, stopTimeout))
 	}
 	n.members = nil

@@ -173,24 +173,12 @@ func newFanoutWorld(b *testing.B) *fanoutWorld {
 	return w
 }
 
-// close quiesces and stops the network. Node.Close can deadlock while
-// CometBFT is still publishing a block's tx events (the node's event hub
-// stops reading its unbuffered subscription before CometBFT stops, and
-// CometBFT's pubsub blocks on it), so close first commits one more tx in
-// commit mode: once the API answers, the hub has had every tx event and
-// there will be no more.
+// close stops the network.
 func (w *fanoutWorld) close() {
 	if w.closed {
 		return
 	}
 	w.closed = true
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	owner := w.senders[0]
-	raw := signTx(w.b, owner, fanoutGasLoad, nil, &txn.Send{To: w.senders[1].key.Public().Address(), Amount: 1})
-	if _, err := w.api.SubmitTx(ctx, raw, api.ModeCommit); err != nil {
-		w.b.Errorf("quiesce before close: %v", err)
-	}
 	w.clock.stop()
 	w.net.Close()
 	w.hc.CloseIdleConnections()
