@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/cometbft/cometbft/proxy"
 	rpclocal "github.com/cometbft/cometbft/rpc/client/local"
 
+	"github.com/hypha-iot/hypha/internal/freeport"
 	"github.com/hypha-iot/hypha/ledger"
 	"github.com/hypha-iot/hypha/node"
 )
@@ -37,16 +37,6 @@ type member struct {
 	stop   func() error
 }
 
-// freeAddr returns 127.0.0.1:PORT for a port that was free a moment ago.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
 // startNetwork writes n homes with node.Testnet (the same genesis shape,
 // validator set and CometBFT configuration whatever the app), starts a node
 // on each with app's ABCI application, and waits until every node has all
@@ -59,7 +49,7 @@ func startNetwork(ctx context.Context, o *Options, app App, n int, indexer strin
 	net := &network{dir: dir}
 	p2pAddrs := make([]string, n)
 	for k := range p2pAddrs {
-		if p2pAddrs[k], err = freeAddr(); err != nil {
+		if p2pAddrs[k], err = freeport.Addr(); err != nil {
 			net.close()
 			return nil, err
 		}

@@ -7,24 +7,24 @@ package testnet
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"testing"
 	"time"
 
+	"github.com/hypha-iot/hypha/internal/freeport"
 	"github.com/hypha-iot/hypha/ledger"
 	"github.com/hypha-iot/hypha/node"
 )
 
-// FreeAddr returns 127.0.0.1:PORT for a port that was free a moment ago.
+// FreeAddr returns 127.0.0.1:PORT for a port that was free a moment ago,
+// chosen as internal/freeport explains.
 func FreeAddr(tb testing.TB) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 // Options configure a network.
