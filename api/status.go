@@ -87,6 +87,22 @@ var statusOf = map[*errs.Class]int{
 	errs.ErrNoGrant:         http.StatusForbidden,
 	errs.ErrBadSeal:         http.StatusBadRequest,
 
+	// Files, firmware and the blob store.
+	errs.ErrUnknownFile:      http.StatusNotFound,
+	errs.ErrFileExists:       http.StatusConflict,
+	errs.ErrNotGateway:       http.StatusForbidden,
+	errs.ErrInvalidCID:       http.StatusBadRequest,
+	errs.ErrUnknownModel:     http.StatusNotFound,
+	errs.ErrModelExists:      http.StatusConflict,
+	errs.ErrNotManufacturer:  http.StatusForbidden,
+	errs.ErrVersionNotNewer:  http.StatusConflict,
+	errs.ErrUnknownRelease:   http.StatusNotFound,
+	errs.ErrFileTooLarge:     http.StatusRequestEntityTooLarge,
+	errs.ErrBlobNotFound:     http.StatusNotFound,
+	errs.ErrUploadIncomplete: http.StatusBadRequest,
+	errs.ErrStorage:          http.StatusInsufficientStorage,
+	errs.ErrContentMismatch:  http.StatusBadGateway,
+
 	// Queries.
 	errs.ErrNotFound:     http.StatusNotFound,
 	errs.ErrInvalidQuery: http.StatusBadRequest,

@@ -176,6 +176,24 @@ var (
 	ErrNoGrant         = define(85, "ErrNoGrant", "sender may not send this kind to this device")
 	ErrBadSeal         = define(86, "ErrBadSeal", "sealed box does not match its recipients")
 
+	// Files and firmware (ledger side).
+	ErrUnknownFile     = define(90, "ErrUnknownFile", "no file record for this CID")
+	ErrFileExists      = define(91, "ErrFileExists", "file already published by this publisher")
+	ErrNotGateway      = define(92, "ErrNotGateway", "signer is not a gateway of this network")
+	ErrInvalidCID      = define(93, "ErrInvalidCID", "invalid content identifier")
+	ErrUnknownModel    = define(94, "ErrUnknownModel", "no manufacturer registered for this device model")
+	ErrModelExists     = define(95, "ErrModelExists", "model already has a manufacturer")
+	ErrNotManufacturer = define(96, "ErrNotManufacturer", "signer is not the model's manufacturer")
+	ErrVersionNotNewer = define(97, "ErrVersionNotNewer", "release version not above the latest release")
+	ErrUnknownRelease  = define(98, "ErrUnknownRelease", "no such firmware release for this model")
+	ErrFileTooLarge    = define(99, "ErrFileTooLarge", "file larger than the configured limit")
+
+	// Blob store (never produced by the ledger itself).
+	ErrBlobNotFound     = define(110, "ErrBlobNotFound", "content not found on this gateway or its peers")
+	ErrUploadIncomplete = define(111, "ErrUploadIncomplete", "upload ended before all its bytes arrived")
+	ErrStorage          = define(112, "ErrStorage", "blob storage failed (disk full or read-only)")
+	ErrContentMismatch  = define(113, "ErrContentMismatch", "content does not match its CID")
+
 	// Node and network (never produced by the ledger itself).
 	ErrTimeout     = define(70, "ErrTimeout", "timed out waiting")
 	ErrUnavailable = define(71, "ErrUnavailable", "service unavailable")
