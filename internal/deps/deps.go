@@ -14,4 +14,14 @@ import (
 	_ "github.com/spf13/viper"
 	_ "golang.org/x/crypto/argon2"
 	_ "golang.org/x/crypto/chacha20poly1305"
+
+	_ "github.com/ipfs/boxo/bitswap"
+	_ "github.com/ipfs/boxo/blockservice"
+	_ "github.com/ipfs/boxo/gateway"
+	_ "github.com/ipfs/boxo/ipld/merkledag"
+	_ "github.com/ipfs/boxo/ipld/unixfs/importer"
+	_ "github.com/ipfs/go-ds-pebble"
+	_ "github.com/libp2p/go-libp2p"
+	_ "github.com/libp2p/go-libp2p-kad-dht"
+	_ "github.com/schollz/progressbar/v3"
 )
