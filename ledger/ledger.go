@@ -22,6 +22,7 @@ import (
 	"github.com/hypha-iot/hypha/errs"
 	"github.com/hypha-iot/hypha/ledger/account"
 	"github.com/hypha-iot/hypha/ledger/exec"
+	"github.com/hypha-iot/hypha/ledger/gateway"
 	"github.com/hypha-iot/hypha/ledger/message"
 	"github.com/hypha-iot/hypha/store"
 	"github.com/hypha-iot/hypha/txn"
@@ -165,6 +166,11 @@ func (l *Ledger) InitChain(chainID string, g Genesis) (appHash []byte, err error
 		}
 		if err := account.Credit(ctx, a.Address, a.Balance); err != nil {
 			return nil, fmt.Errorf("ledger: genesis %s: %w", a.Address, err)
+		}
+	}
+	for i := range g.Gateways {
+		if err := gateway.Put(ctx, &g.Gateways[i]); err != nil {
+			return nil, fmt.Errorf("ledger: genesis: %w", err)
 		}
 	}
 	hash, err := l.st.Stage(kv.Batch())

@@ -5,6 +5,8 @@ import (
 
 	"github.com/hypha-iot/hypha/keys"
 	"github.com/hypha-iot/hypha/ledger/exec"
+	"github.com/hypha-iot/hypha/ledger/file"
+	"github.com/hypha-iot/hypha/ledger/gateway"
 	"github.com/hypha-iot/hypha/ledger/message"
 	"github.com/hypha-iot/hypha/txn"
 )
@@ -35,6 +37,8 @@ type Params struct {
 	// MaxExpiriesPerBlock bounds the inbox entries removed at one block's
 	// end; the rest go at the next.
 	MaxExpiriesPerBlock uint64 `json:"max_expiries_per_block" cbor:"14,keyasint"`
+	// MaxFileSize bounds a published file, in bytes.
+	MaxFileSize uint64 `json:"max_file_size" cbor:"15,keyasint"`
 }
 
 // MaxGasPrice bounds each entry of the gas schedule.
@@ -58,6 +62,7 @@ func DefaultParams() Params {
 		MessageRateLimit:    60,
 		MessageRateWindow:   60,
 		MaxExpiriesPerBlock: 10_000,
+		MaxFileSize:         4 << 30,
 	}
 }
 
@@ -80,6 +85,8 @@ func (p Params) Validate() error {
 		return fmt.Errorf("params: message_rate_window must be positive when message_rate_limit is set")
 	case p.MaxExpiriesPerBlock == 0:
 		return fmt.Errorf("params: max_expiries_per_block must be positive")
+	case p.MaxFileSize == 0:
+		return fmt.Errorf("params: max_file_size must be positive")
 	}
 	// Bounded prices keep every gas charge (price × at most a few MiB) far
 	// from overflowing uint64.
@@ -99,6 +106,8 @@ func (p Params) Validate() error {
 type Genesis struct {
 	Params   *Params          `json:"params,omitempty"`
 	Accounts []GenesisAccount `json:"accounts"`
+	// Gateways may attest file pins; their blob stores admit each other.
+	Gateways []gateway.Gateway `json:"gateways,omitempty"`
 }
 
 // GenesisAccount is an initial allocation.
@@ -111,3 +120,5 @@ func (p *Params) messageLimits() message.Limits {
 	return message.Limits{Retention: p.MessageRetention,
 		RateLimit: p.MessageRateLimit, RateWindow: p.MessageRateWindow}
 }
+
+func (p *Params) fileLimits() file.Limits { return file.Limits{MaxFileSize: p.MaxFileSize} }

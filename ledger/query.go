@@ -14,6 +14,7 @@ import (
 	"github.com/hypha-iot/hypha/keys"
 	"github.com/hypha-iot/hypha/ledger/account"
 	"github.com/hypha-iot/hypha/ledger/device"
+	"github.com/hypha-iot/hypha/ledger/gateway"
 	"github.com/hypha-iot/hypha/ledger/message"
 	"github.com/hypha-iot/hypha/ledger/reading"
 	"github.com/hypha-iot/hypha/store"
@@ -39,6 +40,15 @@ import (
 //	/inbox/{addr}/{H.T.M}
 //	/message/{sender}/{id hex}                     the sender's record of a message (state, cursor)
 //	/grant/{device}/{grantee}
+//	/file/{cid}                                    a file's record
+//	/file/{cid}/holders[?after=ADDR&limit=N]        list of pins (gateways holding it)
+//	/files/publisher/{addr}[?after=HEX&limit=N]     list of file records
+//	/files/wanted[?after=HEX&limit=N]               file records with fewer holders than wanted
+//	/gateways   /gateway/{addr}                     the gateway registry
+//	/firmware/{model}                              the model's manufacturer and release count
+//	/firmware/{model}/latest                       the latest release
+//	/firmware/{model}/version/{version}            one release
+//	/firmware/{model}/releases[?after=SEQ&limit=N]  list of releases, oldest first
 //	/params   /fee_pool   /chain_id
 //	/store/{hex key}                                raw key
 const (
@@ -214,6 +224,11 @@ func (l *Ledger) query(req QueryRequest, height int64) (QueryResponse, error) {
 			return QueryResponse{}, err
 		}
 		return single(message.GrantKey(d, g))
+	case len(parts) >= 2 && (parts[0] == "file" || parts[0] == "files" || parts[0] == "gateway" ||
+		parts[0] == "gateways" || parts[0] == "firmware"):
+		return l.queryFiles(r, parts, single, list)
+	case len(parts) == 1 && parts[0] == "gateways":
+		return list([]byte(gateway.Prefix), addrCodec, valueItem)
 	case len(parts) == 1 && parts[0] == "params":
 		return single(keyParams)
 	case len(parts) == 1 && parts[0] == "fee_pool":

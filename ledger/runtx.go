@@ -10,6 +10,7 @@ import (
 	"github.com/hypha-iot/hypha/ledger/account"
 	"github.com/hypha-iot/hypha/ledger/device"
 	"github.com/hypha-iot/hypha/ledger/exec"
+	"github.com/hypha-iot/hypha/ledger/file"
 	"github.com/hypha-iot/hypha/ledger/message"
 	"github.com/hypha-iot/hypha/ledger/reading"
 	"github.com/hypha-iot/hypha/txn"
@@ -328,6 +329,20 @@ func runMsgs(c *exec.Context, tx *txn.Tx, p *Params, records int) (err error) {
 			err = message.Receipt(c, m)
 		case *txn.MessageGrant:
 			err = message.GrantMsg(c, m)
+		case *txn.FilePublish:
+			err = file.Publish(c, m, p.fileLimits())
+		case *txn.FilePin:
+			err = file.PinMsg(c, m)
+		case *txn.FileUnpin:
+			err = file.Unpin(c, m)
+		case *txn.FileGrant:
+			err = file.Grant(c, m)
+		case *txn.FirmwareRegisterModel:
+			err = file.RegisterModel(c, m)
+		case *txn.FirmwareRelease:
+			err = file.ReleaseMsg(c, m)
+		case *txn.FirmwareReport:
+			err = file.Report(c, m)
 		default:
 			err = errs.ErrUnknownMsg.Wrap("%T", m)
 		}

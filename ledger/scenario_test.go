@@ -1,6 +1,13 @@
 package ledger_test
 
 import (
+	"net/url"
+
+	"github.com/hypha-iot/hypha/ledger/file"
+	"github.com/hypha-iot/hypha/ledger/gateway"
+	"github.com/ipfs/go-cid"
+	"github.com/multiformats/go-multihash"
+
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -92,6 +99,14 @@ func (s *scenario) run(t *testing.T, d *datadriven.TestData) string {
 			case "ratelimit":
 				p.MessageRateLimit, _ = strconv.ParseUint(a.Vals[0], 10, 64)
 				p.MessageRateWindow = 10
+			case "maxfile":
+				p.MaxFileSize, _ = strconv.ParseUint(a.Vals[0], 10, 64)
+			case "gateway":
+				for _, n := range strings.Split(strings.Join(a.Vals, ","), ",") {
+					s.name(n)
+					g.Gateways = append(g.Gateways, gateway.Gateway{Address: lt.Addr(n), PeerID: "peer-" + n, Name: n})
+					g.Accounts = append(g.Accounts, ledger.GenesisAccount{Address: lt.Addr(n), Balance: 1_000_000_000})
+				}
 			default:
 				g.Accounts = append(g.Accounts, ledger.GenesisAccount{Address: lt.Addr(a.Key), Balance: 1_000_000_000})
 			}
@@ -174,6 +189,47 @@ func (s *scenario) run(t *testing.T, d *datadriven.TestData) string {
 			s.c.Block()
 		}
 		return fmt.Sprintf("height %d", s.c.Height)
+	case "file":
+		r := s.c.Query("/file/" + scenarioCID(d.CmdArgs[0].Key).String())
+		if r.Code != 0 {
+			return r.Name + ": " + r.Log
+		}
+		var f file.File
+		mustUnmarshal(t, r.Value, &f)
+		return s.json(fileView(f))
+	case "holders":
+		return s.list(t, "/file/"+scenarioCID(d.CmdArgs[0].Key).String()+"/holders", func(b []byte) any {
+			var p file.Pin
+			mustUnmarshal(t, b, &p)
+			return map[string]any{"gateway": p.Gateway, "height": p.Height}
+		})
+	case "wanted", "files":
+		path := "/files/wanted"
+		if d.Cmd == "files" {
+			path = "/files/publisher/" + lt.Addr(d.CmdArgs[0].Key).String()
+		}
+		return s.list(t, path, func(b []byte) any {
+			var f file.File
+			mustUnmarshal(t, b, &f)
+			return fileView(f)
+		})
+	case "fwlatest", "releases":
+		path := "/firmware/" + url.PathEscape(d.CmdArgs[0].Key) + "/latest"
+		if d.Cmd == "releases" {
+			return s.list(t, "/firmware/"+url.PathEscape(d.CmdArgs[0].Key)+"/releases", func(b []byte) any {
+				var r file.Release
+				mustUnmarshal(t, b, &r)
+				return map[string]any{"version": r.Version, "cid": file.CIDString(r.CID), "seq": r.Seq, "height": r.Height}
+			})
+		}
+		r := s.c.Query(path)
+		if r.Code != 0 {
+			return r.Name + ": " + r.Log
+		}
+		var rel file.Release
+		mustUnmarshal(t, r.Value, &rel)
+		return s.json(map[string]any{"model": rel.Model, "version": rel.Version, "cid": file.CIDString(rel.CID),
+			"size": rel.Size, "notes": rel.Notes, "manufacturer": rel.Manufacturer, "seq": rel.Seq, "height": rel.Height})
 	case "owner", "tag":
 		path := "/devices/tag/" + d.CmdArgs[0].Key
 		if d.Cmd == "owner" {
@@ -423,6 +479,20 @@ func (s *scenario) parseMsg(t *testing.T, line string) txn.Msg {
 			r.IDs = append(r.IDs, msgID(id))
 		}
 		return r
+	case "publish":
+		size, _ := strconv.ParseUint(m["size"], 10, 64)
+		reps, _ := strconv.ParseUint(m["replicas"], 10, 8)
+		return &txn.FilePublish{CID: scenarioCID(m["cid"]).Bytes(), Size: size, Name: m["name"], MediaType: m["type"], Replicas: uint8(reps)}
+	case "pin":
+		return &txn.FilePin{CID: scenarioCID(m["cid"]).Bytes()}
+	case "unpin":
+		return &txn.FileUnpin{CID: scenarioCID(m["cid"]).Bytes()}
+	case "model":
+		return &txn.FirmwareRegisterModel{Model: m["name"]}
+	case "release":
+		return &txn.FirmwareRelease{Model: m["model"], Version: m["version"], CID: scenarioCID(m["cid"]).Bytes(), Notes: m["notes"]}
+	case "report":
+		return &txn.FirmwareReport{Version: m["version"], CID: scenarioCID(m["cid"]).Bytes()}
 	case "grant":
 		g := &txn.MessageGrant{Device: addr("device"), Grantee: addr("grantee")}
 		for _, k := range list("kinds") {
@@ -433,4 +503,29 @@ func (s *scenario) parseMsg(t *testing.T, line string) txn.Msg {
 	}
 	t.Fatalf("unknown msg %q", f[0])
 	return nil
+}
+
+// scenarioCID is the raw CIDv1 of the bytes of name: scripts name files by
+// their content.
+func scenarioCID(name string) cid.Cid {
+	mh, err := multihash.Sum([]byte(name), multihash.SHA2_256, -1)
+	if err != nil {
+		panic(err)
+	}
+	return cid.NewCidV1(cid.Raw, mh)
+}
+
+func fileView(f file.File) map[string]any {
+	v := map[string]any{"cid": file.CIDString(f.CID), "size": f.Size, "publisher": f.Publisher, "replicas": f.Replicas,
+		"holders": f.Holders, "published": f.Published}
+	if f.Name != "" {
+		v["name"] = f.Name
+	}
+	if f.MediaType != "" {
+		v["media_type"] = f.MediaType
+	}
+	if f.Retired != 0 {
+		v["retired"] = f.Retired
+	}
+	return v
 }

@@ -1,6 +1,9 @@
 package txn_test
 
 import (
+	"github.com/ipfs/go-cid"
+	"github.com/multiformats/go-multihash"
+
 	"bytes"
 	"encoding/hex"
 	"testing"
@@ -73,6 +76,15 @@ func sampleMsgs(tb testing.TB) map[txn.MsgType]txn.Msg {
 			Box: []byte{0xa0}, ReplyTo: bytes.Repeat([]byte{2}, 16)},
 		txn.TypeMessageReceipt: &txn.MessageReceipt{Sender: addr(11), IDs: [][]byte{bytes.Repeat([]byte{3}, 16)}, State: txn.StateRead},
 		txn.TypeMessageGrant:   &txn.MessageGrant{Device: addr(12), Grantee: addr(13), Kinds: []uint8{txn.KindCommand}, Expires: 99},
+		txn.TypeFilePublish: &txn.FilePublish{CID: testCID(tb, "fw"), Size: 12, Name: "fw-1.2.0.bin",
+			MediaType: "application/octet-stream", Replicas: 3, Encrypted: &txn.Encryption{Scheme: txn.EncryptionStream,
+				Keys: []txn.WrappedKey{{Recipient: addr(14), Box: []byte{0xa0}}}}},
+		txn.TypeFilePin:               &txn.FilePin{CID: testCID(tb, "fw")},
+		txn.TypeFileUnpin:             &txn.FileUnpin{CID: testCID(tb, "fw")},
+		txn.TypeFileGrant:             &txn.FileGrant{CID: testCID(tb, "fw"), Key: txn.WrappedKey{Recipient: addr(15), Box: []byte{0xa0}}},
+		txn.TypeFirmwareRegisterModel: &txn.FirmwareRegisterModel{Model: "thermo-2"},
+		txn.TypeFirmwareRelease:       &txn.FirmwareRelease{Model: "thermo-2", Version: "1.2.0-rc.1", CID: testCID(tb, "fw"), Notes: "fixes"},
+		txn.TypeFirmwareReport:        &txn.FirmwareReport{Version: "1.2.0", CID: testCID(tb, "fw")},
 	}
 }
 
@@ -244,4 +256,14 @@ func validSealPub(t testing.TB) []byte {
 		t.Fatal(err)
 	}
 	return k.PublicBytes()
+}
+
+// testCID is the binary CIDv1 (raw, sha2-256) of content.
+func testCID(tb testing.TB, content string) []byte {
+	tb.Helper()
+	mh, err := multihash.Sum([]byte(content), multihash.SHA2_256, -1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cid.NewCidV1(cid.Raw, mh).Bytes()
 }

@@ -29,6 +29,15 @@ const (
 	TypeMessageSend    MsgType = 48
 	TypeMessageReceipt MsgType = 49
 	TypeMessageGrant   MsgType = 50
+
+	TypeFilePublish MsgType = 64
+	TypeFilePin     MsgType = 65
+	TypeFileUnpin   MsgType = 66
+	TypeFileGrant   MsgType = 67
+
+	TypeFirmwareRegisterModel MsgType = 80
+	TypeFirmwareRelease       MsgType = 81
+	TypeFirmwareReport        MsgType = 82
 )
 
 // Msg is one operation inside a tx.
@@ -46,20 +55,27 @@ type msgKind struct {
 }
 
 var kinds = map[MsgType]msgKind{
-	TypeSend:                 {"account.send", func() Msg { return new(Send) }},
-	TypeDeviceRegister:       {"device.register", func() Msg { return new(DeviceRegister) }},
-	TypeDeviceUpdate:         {"device.update", func() Msg { return new(DeviceUpdate) }},
-	TypeDeviceRotateKey:      {"device.rotate_key", func() Msg { return new(DeviceRotateKey) }},
-	TypeDeviceTransfer:       {"device.transfer", func() Msg { return new(DeviceTransfer) }},
-	TypeDeviceAcceptTransfer: {"device.accept_transfer", func() Msg { return new(DeviceAcceptTransfer) }},
-	TypeDeviceCancelTransfer: {"device.cancel_transfer", func() Msg { return new(DeviceCancelTransfer) }},
-	TypeDeviceRevoke:         {"device.revoke", func() Msg { return new(DeviceRevoke) }},
-	TypeDeviceDecommission:   {"device.decommission", func() Msg { return new(DeviceDecommission) }},
-	TypeReadingSubmit:        {"reading.submit", func() Msg { return new(ReadingSubmit) }},
-	TypeSetSealKey:           {"account.set_seal_key", func() Msg { return new(SetSealKey) }},
-	TypeMessageSend:          {"message.send", func() Msg { return new(MessageSend) }},
-	TypeMessageReceipt:       {"message.receipt", func() Msg { return new(MessageReceipt) }},
-	TypeMessageGrant:         {"message.grant", func() Msg { return new(MessageGrant) }},
+	TypeSend:                  {"account.send", func() Msg { return new(Send) }},
+	TypeDeviceRegister:        {"device.register", func() Msg { return new(DeviceRegister) }},
+	TypeDeviceUpdate:          {"device.update", func() Msg { return new(DeviceUpdate) }},
+	TypeDeviceRotateKey:       {"device.rotate_key", func() Msg { return new(DeviceRotateKey) }},
+	TypeDeviceTransfer:        {"device.transfer", func() Msg { return new(DeviceTransfer) }},
+	TypeDeviceAcceptTransfer:  {"device.accept_transfer", func() Msg { return new(DeviceAcceptTransfer) }},
+	TypeDeviceCancelTransfer:  {"device.cancel_transfer", func() Msg { return new(DeviceCancelTransfer) }},
+	TypeDeviceRevoke:          {"device.revoke", func() Msg { return new(DeviceRevoke) }},
+	TypeDeviceDecommission:    {"device.decommission", func() Msg { return new(DeviceDecommission) }},
+	TypeReadingSubmit:         {"reading.submit", func() Msg { return new(ReadingSubmit) }},
+	TypeSetSealKey:            {"account.set_seal_key", func() Msg { return new(SetSealKey) }},
+	TypeMessageSend:           {"message.send", func() Msg { return new(MessageSend) }},
+	TypeMessageReceipt:        {"message.receipt", func() Msg { return new(MessageReceipt) }},
+	TypeMessageGrant:          {"message.grant", func() Msg { return new(MessageGrant) }},
+	TypeFilePublish:           {"file.publish", func() Msg { return new(FilePublish) }},
+	TypeFilePin:               {"file.pin", func() Msg { return new(FilePin) }},
+	TypeFileUnpin:             {"file.unpin", func() Msg { return new(FileUnpin) }},
+	TypeFileGrant:             {"file.grant", func() Msg { return new(FileGrant) }},
+	TypeFirmwareRegisterModel: {"firmware.register_model", func() Msg { return new(FirmwareRegisterModel) }},
+	TypeFirmwareRelease:       {"firmware.release", func() Msg { return new(FirmwareRelease) }},
+	TypeFirmwareReport:        {"firmware.report", func() Msg { return new(FirmwareReport) }},
 }
 
 // String is the kind's stable name, e.g. "device.register".
@@ -74,7 +90,9 @@ func (t MsgType) String() string {
 func Types() []MsgType {
 	return []MsgType{TypeSend, TypeSetSealKey, TypeDeviceRegister, TypeDeviceUpdate, TypeDeviceRotateKey,
 		TypeDeviceTransfer, TypeDeviceAcceptTransfer, TypeDeviceCancelTransfer, TypeDeviceRevoke,
-		TypeDeviceDecommission, TypeReadingSubmit, TypeMessageSend, TypeMessageReceipt, TypeMessageGrant}
+		TypeDeviceDecommission, TypeReadingSubmit, TypeMessageSend, TypeMessageReceipt, TypeMessageGrant,
+		TypeFilePublish, TypeFilePin, TypeFileUnpin, TypeFileGrant,
+		TypeFirmwareRegisterModel, TypeFirmwareRelease, TypeFirmwareReport}
 }
 
 // AnyMsg carries one Msg; on the wire it is the array [type, msg].

@@ -1,6 +1,9 @@
 package txn_test
 
 import (
+	"github.com/ipfs/go-cid"
+	"github.com/multiformats/go-multihash"
+
 	"bytes"
 	"crypto/sha256"
 	"math"
@@ -555,6 +558,42 @@ func TestValidateBasic(t *testing.T) {
 		{"reading/ok", &txn.ReadingSubmit{Payload: senml200(t)}, nil},
 		{"reading/nil-payload", &txn.ReadingSubmit{}, errs.ErrInvalidPayload},
 		{"reading/empty-payload", &txn.ReadingSubmit{Payload: []byte{}}, errs.ErrInvalidPayload},
+
+		// Files.
+		{"publish/ok", sampleMsgs(t)[txn.TypeFilePublish], nil},
+		{"publish/ok-dag-pb-v0", &txn.FilePublish{CID: cidV0(t), Replicas: 1}, nil},
+		{"publish/no-cid", &txn.FilePublish{Replicas: 1}, errs.ErrInvalidCID},
+		{"publish/garbage-cid", &txn.FilePublish{CID: []byte{1, 2, 3}, Replicas: 1}, errs.ErrInvalidCID},
+		{"publish/cid-trailing", &txn.FilePublish{CID: append(testCID(t, "x"), 0), Replicas: 1}, errs.ErrInvalidCID},
+		{"publish/cid-identity-hash", &txn.FilePublish{CID: identityCID(t), Replicas: 1}, errs.ErrInvalidCID},
+		{"publish/zero-replicas", &txn.FilePublish{CID: testCID(t, "x")}, errs.ErrInvalidMsg},
+		{"publish/too-many-replicas", &txn.FilePublish{CID: testCID(t, "x"), Replicas: txn.MaxReplicas + 1}, errs.ErrInvalidMsg},
+		{"publish/name-slash", &txn.FilePublish{CID: testCID(t, "x"), Replicas: 1, Name: "../etc/passwd"}, errs.ErrInvalidMsg},
+		{"publish/name-control", &txn.FilePublish{CID: testCID(t, "x"), Replicas: 1, Name: "a\x00b"}, errs.ErrInvalidMsg},
+		{"publish/media-type-bad", &txn.FilePublish{CID: testCID(t, "x"), Replicas: 1, MediaType: "text"}, errs.ErrInvalidMsg},
+		{"publish/media-type-params", &txn.FilePublish{CID: testCID(t, "x"), Replicas: 1, MediaType: "text/plain;charset=utf-8"}, nil},
+		{"publish/enc-unknown-scheme", &txn.FilePublish{CID: testCID(t, "x"), Replicas: 1,
+			Encrypted: &txn.Encryption{Scheme: "rot13", Keys: []txn.WrappedKey{{Recipient: addr(1), Box: []byte{1}}}}}, errs.ErrInvalidMsg},
+		{"publish/enc-no-keys", &txn.FilePublish{CID: testCID(t, "x"), Replicas: 1,
+			Encrypted: &txn.Encryption{Scheme: txn.EncryptionStream}}, errs.ErrInvalidMsg},
+		{"publish/enc-dup-recipient", &txn.FilePublish{CID: testCID(t, "x"), Replicas: 1,
+			Encrypted: &txn.Encryption{Scheme: txn.EncryptionStream, Keys: []txn.WrappedKey{{Recipient: addr(1), Box: []byte{1}},
+				{Recipient: addr(1), Box: []byte{2}}}}}, errs.ErrInvalidMsg},
+		{"grant/empty-box", &txn.FileGrant{CID: testCID(t, "x"), Key: txn.WrappedKey{Recipient: addr(1)}}, errs.ErrInvalidMsg},
+		{"grant/huge-box", &txn.FileGrant{CID: testCID(t, "x"), Key: txn.WrappedKey{Recipient: addr(1),
+			Box: make([]byte, txn.MaxWrappedKeyBytes+1)}}, errs.ErrInvalidMsg},
+		{"pin/bad-cid", &txn.FilePin{CID: []byte("bafy")}, errs.ErrInvalidCID},
+
+		// Firmware.
+		{"release/ok", sampleMsgs(t)[txn.TypeFirmwareRelease], nil},
+		{"release/ok-build", &txn.FirmwareRelease{Model: "m", Version: "1.0.0+build.7", CID: testCID(t, "x")}, nil},
+		{"release/v-prefix", &txn.FirmwareRelease{Model: "m", Version: "v1.0.0", CID: testCID(t, "x")}, errs.ErrInvalidMsg},
+		{"release/short-version", &txn.FirmwareRelease{Model: "m", Version: "1.0", CID: testCID(t, "x")}, errs.ErrInvalidMsg},
+		{"release/leading-zero", &txn.FirmwareRelease{Model: "m", Version: "01.0.0", CID: testCID(t, "x")}, errs.ErrInvalidMsg},
+		{"release/no-model", &txn.FirmwareRelease{Version: "1.0.0", CID: testCID(t, "x")}, errs.ErrInvalidMsg},
+		{"release/long-notes", &txn.FirmwareRelease{Model: "m", Version: "1.0.0", CID: testCID(t, "x"), Notes: long(txn.MaxNotesBytes + 1)}, errs.ErrInvalidMsg},
+		{"report/bad-version", &txn.FirmwareReport{Version: "latest", CID: testCID(t, "x")}, errs.ErrInvalidMsg},
+		{"model/empty", &txn.FirmwareRegisterModel{}, errs.ErrInvalidMsg},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -735,4 +774,41 @@ func TestDecodeLeavesToLaterChecks(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestCompareVersions(t *testing.T) {
+	ordered := []string{"0.9.9", "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-beta", "1.0.0-rc.1", "1.0.0", "1.0.1", "1.10.0", "2.0.0"}
+	for i := range ordered {
+		for j := range ordered {
+			want := 0
+			if i < j {
+				want = -1
+			} else if i > j {
+				want = 1
+			}
+			if got := txn.CompareVersions(ordered[i], ordered[j]); got != want {
+				t.Errorf("Compare(%s, %s) = %d, want %d", ordered[i], ordered[j], got, want)
+			}
+		}
+	}
+}
+
+// cidV0 is a CIDv0 (dag-pb, sha2-256) in binary form.
+func cidV0(tb testing.TB) []byte {
+	tb.Helper()
+	mh, err := multihash.Sum([]byte("v0"), multihash.SHA2_256, -1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cid.NewCidV0(mh).Bytes()
+}
+
+// identityCID is a raw CIDv1 with an identity multihash (content inline).
+func identityCID(tb testing.TB) []byte {
+	tb.Helper()
+	mh, err := multihash.Sum([]byte("inline"), multihash.IDENTITY, -1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cid.NewCidV1(cid.Raw, mh).Bytes()
 }

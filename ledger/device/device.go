@@ -385,3 +385,13 @@ func normTags(tags []string) []string {
 	slices.Sort(out)
 	return slices.Compact(out)
 }
+
+// ReportFirmware records that d now runs a firmware release: the record's
+// firmware field and a "firmware" history entry with the version and the
+// image's CID. The caller (the file domain) has checked the release.
+func ReportFirmware(c *exec.Context, d *Device, version, cid string) {
+	prev := d.Firmware
+	d.Firmware = version
+	appendHistory(c, d, "firmware", Attr{Key: "version", Value: version}, Attr{Key: "cid", Value: cid}, Attr{Key: "previous", Value: prev})
+	Put(c, d)
+}
