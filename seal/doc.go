@@ -66,5 +66,65 @@
 //     ledger can check that the auditor's key id is listed ([Recipients]),
 //     not that the entry under it is valid.
 //
+// # File streams
+//
+// A file in the distributed file store is encrypted under its own random
+// 32-byte content key K ([NewContentKey]) by [EncryptWriter] or
+// [EncryptReader]; K is sealed to each recipient separately with [Seal].
+// The stream is the STREAM online authenticated encryption construction
+// (Hoang, Reyhanitabar, Rogaway and Vizár, CRYPTO 2015), as in age's v1
+// payload:
+//
+//	stream    = header || segment_0 || ... || segment_(n-1)
+//	header    = "hypha-file/v1\n" (14 bytes) || salt (16 bytes) || commitment (32 bytes)
+//	Kp || commitment = HKDF-SHA256(secret K, salt, info "hypha/file/v1"), 64 bytes
+//	segment_i = ChaCha20-Poly1305-Seal(Kp, nonce_i, P_i, empty associated data)
+//	nonce_i   = i as 11 bytes big-endian || 0x01 if i = n-1, else 0x00
+//
+// HKDF is Extract then Expand (RFC 5869); the salt is fresh from the random
+// source for every stream. The plaintext is split into n >= 1 segments P_i
+// of 64 KiB each except the last, which holds the remaining 1 to 65536 bytes
+// and is empty only when the whole plaintext is (n = 1). A stream is thus
+// 62 + len(plaintext) + 16n bytes ([CiphertextSize], [PlaintextSize]) and
+// has exactly one encoding for a given K, salt and plaintext.
+//
+// [DecryptReader] checks the magic (else ErrMalformed) and the commitment, in
+// constant time (else [ErrWrongKey]), before it returns. It then reads one
+// segment and one byte beyond it at a time: a segment followed by more data
+// must open as non-final, a segment at the end of the stream as final.
+// Plaintext is released a segment at a time, each only after its tag
+// verifies. A segment that opens under neither flag is ErrTampered; one that
+// opens only as non-final at the end of the stream means whole segments were
+// cut off ([ErrTruncatedStream]); one that opens only as final with data after
+// it means data was appended (ErrTampered); an empty final segment after
+// full ones is ErrMalformed.
+//
+// Security properties of file streams:
+//
+//   - Confidentiality and integrity of the whole file: only holders of K read
+//     it; any modified, reordered, duplicated, dropped or added byte, a cut
+//     inside the stream or at a segment boundary, and an extension are all
+//     detected. The plaintext length is public.
+//   - Online release: a reader gets each segment's plaintext once that
+//     segment authenticates, before later ones are read, and io.EOF only after
+//     the final segment authenticates. A consumer that must not act on part of
+//     a file (installing firmware, say) must wait for io.EOF and discard what
+//     it read on any error.
+//   - The header is authenticated without a MAC of its own: the magic must
+//     match exactly, and salt and commitment must match K.
+//   - Key commitment: the header commits to K, so a stream opens under at
+//     most one content key (ChaCha20-Poly1305 alone is not key-committing).
+//     Since each recipient's K is sealed in a separate box, this is what
+//     keeps a publisher from wrapping different keys that make one stream
+//     (one CID) read as different files to different recipients, such as a
+//     device and its auditor: the second key fails with ErrWrongKey.
+//   - Key reuse: the salt gives every stream its own payload key, so one K may
+//     encrypt many files (salts collide with probability about s^2/2^129 for
+//     s streams). Nothing in a stream names its file: a stream is bound to a
+//     file only by its CID, which the wrapped key's header commits to
+//     ([FileKeyHeader]).
+//
+// The readers and the writer of a stream are not safe for concurrent use.
+//
 // All functions are safe for concurrent use.
 package seal
