@@ -24,6 +24,16 @@
 //	GET  /v1/messages/{sender}/{id}                 ?height= ?prove=   the sender's record
 //	GET  /v1/grants/{device}/{grantee}              ?height= ?prove=
 //	GET  /v1/params                                 ?height= ?prove=
+//	POST /v1/files                                  raw bytes, streamed → {cid, size}
+//	GET  /v1/files?publisher=|wanted=true&after=&limit=
+//	GET  /v1/files/{cid}                            ?height= ?prove=   the ledger record
+//	GET  /v1/files/{cid}/content                    the bytes (Range, ETag = CID, HEAD)
+//	GET  /v1/files/{cid}/holders?after=&limit=      gateways attesting a copy
+//	GET  /v1/gateways
+//	GET  /v1/firmware/{model}                       ?height= ?prove=   manufacturer
+//	GET  /v1/firmware/{model}/latest                ?height= ?prove=
+//	GET  /v1/firmware/{model}/releases?after=&limit=
+//	GET  /v1/firmware/{model}/releases/{version}    ?height= ?prove=
 //	GET  /v1/blocks/latest, /v1/blocks/{height}
 //	GET  /v1/status
 //	GET  /v1/events?device=&account=&kind=&from_height=   Server-Sent Events

@@ -55,6 +55,9 @@ type Config struct {
 	// for body limits (default 30 s).
 	ParamsTTL time.Duration
 
+	// Blobs serves file uploads and downloads (nil: those routes answer 503).
+	Blobs Blobs
+
 	// Logger receives the server's logs (default: discard).
 	Logger *slog.Logger
 }

@@ -277,3 +277,101 @@ type Grant struct {
 	Expires int64    `json:"expires,omitempty"`
 	Proof   *Proof   `json:"proof,omitempty"`
 }
+
+// Upload is the answer to a file upload.
+type Upload struct {
+	CID  string `json:"cid"`
+	Size uint64 `json:"size"`
+}
+
+// File is a file's ledger record.
+type File struct {
+	CID        string          `json:"cid"`
+	Size       uint64          `json:"size"`
+	Name       string          `json:"name,omitempty"`
+	MediaType  string          `json:"media_type,omitempty"`
+	Publisher  string          `json:"publisher"`
+	Replicas   uint8           `json:"replicas"`
+	Holders    uint32          `json:"holders"`
+	Published  int64           `json:"published_height"`
+	TxHash     Hex             `json:"tx_hash"`
+	Retired    int64           `json:"retired_height,omitempty"`
+	Encryption *FileEncryption `json:"encryption,omitempty"`
+	Proof      *Proof          `json:"proof,omitempty"`
+}
+
+// FileEncryption lists an encrypted file's wrapped content keys.
+type FileEncryption struct {
+	Scheme string       `json:"scheme"`
+	Keys   []WrappedKey `json:"keys"`
+}
+
+// WrappedKey is a content key sealed to one recipient.
+type WrappedKey struct {
+	Recipient string `json:"recipient"`
+	Box       Hex    `json:"box"`
+}
+
+// FilePage is a page of file records.
+type FilePage struct {
+	Items []*File `json:"items"`
+	Next  string  `json:"next,omitempty"`
+}
+
+// Pin is a gateway's attestation that it holds a file.
+type Pin struct {
+	Gateway string `json:"gateway"`
+	Height  int64  `json:"height"`
+	TxHash  Hex    `json:"tx_hash"`
+}
+
+// PinPage is a page of a file's holders.
+type PinPage struct {
+	Items []*Pin `json:"items"`
+	Next  string `json:"next,omitempty"`
+}
+
+// Gateway is one gateway of the network.
+type Gateway struct {
+	Address string   `json:"address"`
+	PeerID  string   `json:"peer_id"`
+	Addrs   []string `json:"addrs,omitempty"`
+	Name    string   `json:"name,omitempty"`
+}
+
+// GatewayPage is a page of gateways.
+type GatewayPage struct {
+	Items []*Gateway `json:"items"`
+	Next  string     `json:"next,omitempty"`
+}
+
+// Model is a device model's manufacturer.
+type Model struct {
+	Model        string `json:"model"`
+	Manufacturer string `json:"manufacturer"`
+	Registered   int64  `json:"registered_height"`
+	Releases     uint64 `json:"releases"`
+	Latest       string `json:"latest,omitempty"`
+	Proof        *Proof `json:"proof,omitempty"`
+}
+
+// Release is a firmware release.
+type Release struct {
+	Model        string    `json:"model"`
+	Version      string    `json:"version"`
+	CID          string    `json:"cid"`
+	Size         uint64    `json:"size"`
+	Notes        string    `json:"notes,omitempty"`
+	Manufacturer string    `json:"manufacturer"`
+	Seq          uint64    `json:"seq"`
+	Height       int64     `json:"height"`
+	Time         time.Time `json:"time"`
+	TxHash       Hex       `json:"tx_hash"`
+	Proof        *Proof    `json:"proof,omitempty"`
+}
+
+// ReleasePage is a page of releases.
+type ReleasePage struct {
+	Items []*Release `json:"items"`
+	Next  string     `json:"next,omitempty"`
+}

@@ -45,6 +45,23 @@ type AppConfig struct {
 	LogFormat string `mapstructure:"log_format"`
 	// SubmitTimeout bounds how long a commit-mode submission waits.
 	SubmitTimeout time.Duration `mapstructure:"submit_timeout"`
+
+	// BlobAddress is host:port where the blob store's libp2p host listens,
+	// TCP and QUIC on the same port ("" disables file sharing).
+	BlobAddress string `mapstructure:"blob_address"`
+	// BlobPSK is the network's 32-byte private-network key, hex; every
+	// gateway of a network has the same one (the file is 0600).
+	BlobPSK string `mapstructure:"blob_psk"`
+	// BlobMaxFileSize bounds an upload to this gateway, in bytes.
+	BlobMaxFileSize int64 `mapstructure:"blob_max_file_size"`
+	// BlobFindTimeout bounds the network search for content this gateway
+	// does not hold.
+	BlobFindTimeout time.Duration `mapstructure:"blob_find_timeout"`
+	// Replicate makes this gateway fetch and attest files that want more
+	// replicas.
+	Replicate bool `mapstructure:"replicate"`
+	// ReplicateInterval is the pause between replication rounds.
+	ReplicateInterval time.Duration `mapstructure:"replicate_interval"`
 }
 
 // DefaultAppConfig returns the defaults.
@@ -58,6 +75,12 @@ func DefaultAppConfig() AppConfig {
 		LogLevel:         "info",
 		LogFormat:        "text",
 		SubmitTimeout:    15 * time.Second,
+
+		BlobAddress:       "127.0.0.1:4001",
+		BlobMaxFileSize:   4 << 30,
+		BlobFindTimeout:   10 * time.Second,
+		Replicate:         true,
+		ReplicateInterval: time.Second,
 	}
 }
 
@@ -69,6 +92,10 @@ func (c AppConfig) validate() error {
 		return fmt.Errorf("app.toml: log_format must be text or json, not %q", c.LogFormat)
 	case c.SubmitTimeout <= 0:
 		return fmt.Errorf("app.toml: submit_timeout must be positive")
+	case c.BlobPSK != "" && len(c.BlobPSK) != 64:
+		return fmt.Errorf("app.toml: blob_psk must be 64 hex digits (32 bytes), or empty for an open network")
+	case c.BlobMaxFileSize <= 0 || c.BlobFindTimeout <= 0 || c.ReplicateInterval <= 0:
+		return fmt.Errorf("app.toml: blob_max_file_size, blob_find_timeout and replicate_interval must be positive")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -100,6 +127,21 @@ state_keep_recent = {{.StateKeepRecent}}
 # How long a commit-mode submission waits for its block.
 submit_timeout = "{{.SubmitTimeout}}"
 
+# File sharing: the blob store's libp2p host on this port ("" disables it).
+# Only the network's gateways (from the genesis) may connect. With blob_psk
+# set (the default) they also need the network's pre-shared key, and the host
+# speaks TCP only (go-libp2p's QUIC refuses pre-shared keys); with
+# blob_psk = "" it speaks TCP and QUIC, guarded by the allow-list alone.
+blob_address = "{{.BlobAddress}}"
+blob_psk = "{{.BlobPSK}}"
+# Largest upload accepted by this gateway, in bytes.
+blob_max_file_size = {{.BlobMaxFileSize}}
+# How long to search the other gateways for content this one lacks.
+blob_find_timeout = "{{.BlobFindTimeout}}"
+# Fetch and attest files that want more replicas, every replicate_interval.
+replicate = {{.Replicate}}
+replicate_interval = "{{.ReplicateInterval}}"
+
 log_level = "{{.LogLevel}}"
 log_format = "{{.LogFormat}}"
 `))
@@ -109,7 +151,7 @@ func writeAppConfig(path string, c AppConfig) error {
 	if err := appTemplate.Execute(&b, c); err != nil {
 		return err
 	}
-	return writeFileAtomic(path, b.Bytes(), 0o644)
+	return writeFileAtomic(path, b.Bytes(), 0o600)
 }
 
 // Config is everything a node reads from its home.

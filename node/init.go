@@ -15,6 +15,7 @@ import (
 	"github.com/hypha-iot/hypha/keys"
 	"github.com/hypha-iot/hypha/keys/keyring"
 	"github.com/hypha-iot/hypha/ledger"
+	"github.com/hypha-iot/hypha/ledger/gateway"
 	"github.com/hypha-iot/hypha/txn"
 )
 
@@ -41,6 +42,12 @@ type InitOptions struct {
 	// MQTTAddress is the broker's listen address: "" keeps the default
 	// 127.0.0.1:1883, "off" disables the broker.
 	MQTTAddress string
+	// BlobAddress is the blob store's host:port: "" keeps the default
+	// 127.0.0.1:4001, "off" disables file sharing.
+	BlobAddress string
+	// BlobPSK is the network's private-network key (hex); empty makes one,
+	// "off" runs an open network (TCP and QUIC, the allow-list alone).
+	BlobPSK string
 	// TimeoutCommit is the pause after each block (default 1 s).
 	TimeoutCommit time.Duration
 	// Indexer is CometBFT's tx indexer: "kv" (default) or "null".
@@ -70,6 +77,9 @@ func (o *InitOptions) defaults() {
 	}
 	if o.Indexer == "" {
 		o.Indexer = "kv"
+	}
+	if o.BlobAddress == "" {
+		o.BlobAddress = DefaultAppConfig().BlobAddress
 	}
 	if o.GenesisTime.IsZero() {
 		o.GenesisTime = time.Now().UTC().Truncate(time.Second)
@@ -114,6 +124,11 @@ func Init(home string, o InitOptions) error {
 	}
 	vals := []cmttypes.GenesisValidator{{Address: pub.Address(), PubKey: pub, Power: 10, Name: o.Moniker}}
 	accounts := append([]ledger.GenesisAccount(nil), o.Accounts...)
+	gw, err := homeGateway(c, o)
+	if err != nil {
+		return err
+	}
+	accounts = append(accounts, ledger.GenesisAccount{Address: gw.Address, Balance: GatewayFunds})
 	if o.Dev {
 		a, err := createKey(home, DevKeyName)
 		if err != nil {
@@ -121,7 +136,20 @@ func Init(home string, o InitOptions) error {
 		}
 		accounts = append(accounts, ledger.GenesisAccount{Address: a, Balance: DevFunds})
 	}
-	return writeGenesis(c.GenesisFile(), o, vals, accounts)
+	return writeGenesis(c.GenesisFile(), o, vals, accounts, []gateway.Gateway{gw})
+}
+
+// homeGateway is the genesis gateway record of the home c was written for.
+func homeGateway(c *cmtcfg.Config, o InitOptions) (gateway.Gateway, error) {
+	nk, err := p2p.LoadNodeKey(c.NodeKeyFile())
+	if err != nil {
+		return gateway.Gateway{}, err
+	}
+	addr := o.BlobAddress
+	if addr == "off" {
+		addr = ""
+	}
+	return gatewayRecord(nk, addr, o.BlobPSK == "off", o.Moniker)
 }
 
 // writeNodeFiles writes config.toml, app.toml, the node key and the
@@ -143,6 +171,22 @@ func writeNodeFiles(home string, o InitOptions) (*cmtcfg.Config, *privval.FilePV
 	default:
 		app.MQTTAddress = o.MQTTAddress
 	}
+	switch o.BlobAddress {
+	case "off":
+		app.BlobAddress = ""
+	case "":
+	default:
+		app.BlobAddress = o.BlobAddress
+	}
+	if app.BlobPSK = o.BlobPSK; app.BlobPSK == "off" {
+		app.BlobPSK = ""
+	} else if app.BlobPSK == "" {
+		psk, err := newPSK()
+		if err != nil {
+			return nil, nil, err
+		}
+		app.BlobPSK = psk
+	}
 	if err := writeAppConfig(filepath.Join(home, configDir, appFile), app); err != nil {
 		return nil, nil, err
 	}
@@ -153,8 +197,8 @@ func writeNodeFiles(home string, o InitOptions) (*cmtcfg.Config, *privval.FilePV
 	return c, pv, nil
 }
 
-func writeGenesis(path string, o InitOptions, vals []cmttypes.GenesisValidator, accounts []ledger.GenesisAccount) error {
-	appState, err := json.Marshal(ledger.Genesis{Params: o.Params, Accounts: accounts})
+func writeGenesis(path string, o InitOptions, vals []cmttypes.GenesisValidator, accounts []ledger.GenesisAccount, gws []gateway.Gateway) error {
+	appState, err := json.Marshal(ledger.Genesis{Params: o.Params, Accounts: accounts, Gateways: gws})
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,11 @@ import (
 	rpclocal "github.com/cometbft/cometbft/rpc/client/local"
 
 	"github.com/hypha-iot/hypha/abci"
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/hypha-iot/hypha/api"
+	"github.com/hypha-iot/hypha/blob"
+	"github.com/hypha-iot/hypha/keys"
 	"github.com/hypha-iot/hypha/ledger"
 	"github.com/hypha-iot/hypha/mqtt"
 	"github.com/hypha-iot/hypha/store"
@@ -48,6 +52,14 @@ type Node struct {
 	apiSrv *http.Server
 	apiLn  net.Listener
 	broker *mqtt.Broker
+
+	nodeKey  *p2p.NodeKey
+	blobs    *blob.Store
+	peers    []peer.AddrInfo // the genesis gateways' blob stores
+	gwKey    keys.PrivateKey
+	repl     *replicator
+	replStop context.CancelFunc
+	replDone chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -86,7 +98,7 @@ func New(cfg *Config, log *slog.Logger) (*Node, error) {
 		st.Close()
 		return nil, fmt.Errorf("cometbft: %w", err)
 	}
-	n := &Node{cfg: cfg, log: log, st: st, ledger: l, comet: comet, rpc: rpclocal.New(comet), dbs: dbs}
+	n := &Node{cfg: cfg, log: log, st: st, ledger: l, comet: comet, rpc: rpclocal.New(comet), dbs: dbs, nodeKey: nodeKey}
 	n.events = newEventHub(n.rpc, log.With("module", "events"))
 	return n, nil
 }
@@ -136,14 +148,24 @@ func (n *Node) Start() error {
 		n.Close()
 		return err
 	}
+	if n.cfg.App.BlobAddress != "" {
+		if err := n.startBlobs(); err != nil {
+			n.Close()
+			return err
+		}
+	}
 	if addr := n.cfg.App.APIAddress; addr != "" {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			n.Close()
 			return fmt.Errorf("api listen %s: %w", addr, err)
 		}
-		srv := api.New(&backend{n: n}, api.Config{Logger: n.log.With("module", "api"), SubmitTimeout: n.cfg.App.SubmitTimeout,
-			MaxBodyBytes: 4 << 20})
+		acfg := api.Config{Logger: n.log.With("module", "api"), SubmitTimeout: n.cfg.App.SubmitTimeout,
+			MaxBodyBytes: 4 << 20}
+		if n.blobs != nil {
+			acfg.Blobs = n.blobs
+		}
+		srv := api.New(&backend{n: n}, acfg)
 		n.apiLn, n.apiSrv = ln, srv.HTTPServer(ln.Addr().String())
 		go func() {
 			if err := n.apiSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -164,15 +186,19 @@ func (n *Node) Start() error {
 		n.broker = b
 	}
 	n.log.Info("node started", "chain_id", n.comet.GenesisDoc().ChainID, "rpc", n.cfg.Comet.RPC.ListenAddress,
-		"api", n.APIAddr(), "mqtt", n.MQTTAddr(), "home", n.cfg.Home)
+		"api", n.APIAddr(), "mqtt", n.MQTTAddr(), "blob", n.cfg.App.BlobAddress, "home", n.cfg.Home)
 	return nil
 }
 
-// Close stops the MQTT broker, the API, consensus, the event hub and the
+// Close stops the replicator, the MQTT broker, the API, the blob store, consensus, the event hub and the
 // store, in that order. Safe to call more than once.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		var errs []error
+		if n.replStop != nil {
+			n.replStop()
+			<-n.replDone
+		}
 		if n.broker != nil {
 			errs = append(errs, n.broker.Close())
 		}
@@ -180,6 +206,9 @@ func (n *Node) Close() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			errs = append(errs, n.apiSrv.Shutdown(ctx))
 			cancel()
+		}
+		if n.blobs != nil {
+			errs = append(errs, n.blobs.Close())
 		}
 		// CometBFT stops first, while the event hub still drains its
 		// unbuffered subscription: a hub that stopped reading first would

@@ -12,6 +12,7 @@ import (
 	"github.com/hypha-iot/hypha/keys"
 	"github.com/hypha-iot/hypha/keys/keyring"
 	"github.com/hypha-iot/hypha/ledger"
+	"github.com/hypha-iot/hypha/ledger/gateway"
 )
 
 // TestnetOptions describe a network of homes on one host.
@@ -27,6 +28,9 @@ type TestnetOptions struct {
 	// MQTTPort, if set, gives node k's MQTT address ("off" for none);
 	// otherwise it is BasePort+10k+3, or off when Ports is set.
 	MQTTPort func(k int) string
+	// BlobPort, if set, gives node k's blob store address ("off" for
+	// none); otherwise it is BasePort+10k+4, or off when Ports is set.
+	BlobPort func(k int) string
 }
 
 // Testnet writes homes OUT/node0 … for Validators validators followed by
@@ -45,6 +49,15 @@ func Testnet(out string, o TestnetOptions) ([]string, error) {
 	}
 	o.InitOptions.defaults()
 	n := o.Validators + o.FullNodes
+	if o.BlobPSK == "" {
+		psk, err := newPSK()
+		if err != nil {
+			return nil, err
+		}
+		o.BlobPSK = psk
+	}
+	var gws []gateway.Gateway
+	var accounts []ledger.GenesisAccount
 	homes := make([]string, n)
 	peers := make([]string, n)
 	var vals []cmttypes.GenesisValidator
@@ -58,15 +71,20 @@ func Testnet(out string, o TestnetOptions) ([]string, error) {
 		if o.Ports != nil {
 			io.P2PAddress, io.RPCAddress, io.APIAddress = o.Ports(k)
 			io.MQTTAddress = "off"
+			io.BlobAddress = "off"
 		} else {
 			base := o.BasePort + 10*k
 			io.P2PAddress = fmt.Sprintf("127.0.0.1:%d", base)
 			io.RPCAddress = fmt.Sprintf("127.0.0.1:%d", base+1)
 			io.APIAddress = fmt.Sprintf("127.0.0.1:%d", base+2)
 			io.MQTTAddress = fmt.Sprintf("127.0.0.1:%d", base+3)
+			io.BlobAddress = fmt.Sprintf("127.0.0.1:%d", base+4)
 		}
 		if o.MQTTPort != nil {
 			io.MQTTAddress = o.MQTTPort(k)
+		}
+		if o.BlobPort != nil {
+			io.BlobAddress = o.BlobPort(k)
 		}
 		c, pv, err := writeNodeFiles(home, io)
 		if err != nil {
@@ -77,6 +95,12 @@ func Testnet(out string, o TestnetOptions) ([]string, error) {
 			return nil, err
 		}
 		peers[k] = fmt.Sprintf("%s@%s", nk.ID(), io.P2PAddress)
+		gw, err := homeGateway(c, io)
+		if err != nil {
+			return nil, err
+		}
+		gws = append(gws, gw)
+		accounts = append(accounts, ledger.GenesisAccount{Address: gw.Address, Balance: GatewayFunds})
 		if k < o.Validators {
 			pub, err := pv.GetPubKey()
 			if err != nil {
@@ -86,7 +110,7 @@ func Testnet(out string, o TestnetOptions) ([]string, error) {
 		}
 		homes[k] = home
 	}
-	accounts := append([]ledger.GenesisAccount(nil), o.Accounts...)
+	accounts = append(accounts, o.Accounts...)
 	if o.Dev {
 		dev, err := keys.Generate(keys.Ed25519, nil)
 		if err != nil {
@@ -108,7 +132,7 @@ func Testnet(out string, o TestnetOptions) ([]string, error) {
 		accounts = append(accounts, ledger.GenesisAccount{Address: dev.Public().Address(), Balance: DevFunds})
 	}
 	for k, home := range homes {
-		if err := writeGenesis(filepath.Join(home, configDir, "genesis.json"), o.InitOptions, vals, accounts); err != nil {
+		if err := writeGenesis(filepath.Join(home, configDir, "genesis.json"), o.InitOptions, vals, accounts, gws); err != nil {
 			return nil, err
 		}
 		var others []string

@@ -103,6 +103,7 @@ A full run with the defaults takes about an hour; --duration 10s, --apps and
 	f.BoolVar(&asJSON, "json", false, "same as --output json")
 	f.BoolVar(&showSteps, "steps", false, "also list every step of every configuration")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	c.AddCommand(benchFilesCmd(g))
 	return c
 }
 

@@ -69,7 +69,7 @@ func startNode(t *testing.T) *testNode {
 	home := t.TempDir()
 	err := node.Init(home, node.InitOptions{ChainID: "hypha-cli-test", Dev: true,
 		P2PAddress: testnet.FreeAddr(t), RPCAddress: testnet.FreeAddr(t), APIAddress: testnet.FreeAddr(t),
-		TimeoutCommit: 200 * time.Millisecond})
+		BlobAddress: testnet.FreeAddr(t), TimeoutCommit: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,6 +45,7 @@ func initFlags(c *cobra.Command, o *node.InitOptions) {
 	c.Flags().StringVar(&o.APIAddress, "api", "127.0.0.1:8700", "HTTP API listen address")
 	c.Flags().DurationVar(&o.TimeoutCommit, "block-time", time.Second, "pause after each block (CometBFT timeout_commit)")
 	c.Flags().StringVar(&o.Indexer, "indexer", "kv", "CometBFT tx indexer: kv or null")
+	c.Flags().StringVar(&o.BlobAddress, "blob", "127.0.0.1:4001", "file sharing (libp2p) listen address, or off")
 }
 
 func nodeCmd(g *globals) *cobra.Command {
@@ -113,7 +114,10 @@ restarts); without it, a temporary home is used and removed on exit.`,
 			info := map[string]any{"home": home, "temporary": temp, "api": api, "rpc": cfg.Comet.RPC.ListenAddress,
 				"chain_id": n.Ledger().ChainID(), "dev_account": dev}
 			info["mqtt"] = n.MQTTAddr()
-			_ = g.emit(info, func(w io.Writer) { printUp(w, home, temp, api, cfg.Comet.RPC.ListenAddress, n.MQTTAddr(), dev) })
+			info["blob"] = cfg.App.BlobAddress
+			_ = g.emit(info, func(w io.Writer) {
+				printUp(w, home, temp, api, cfg.Comet.RPC.ListenAddress, n.MQTTAddr(), cfg.App.BlobAddress, dev)
+			})
 			<-cmd.Context().Done()
 			fmt.Fprintln(g.stderr, "stopping…")
 			return n.Close()
@@ -123,7 +127,7 @@ restarts); without it, a temporary home is used and removed on exit.`,
 	return c
 }
 
-func printUp(w io.Writer, home string, temp bool, api, rpc, mqttAddr, dev string) {
+func printUp(w io.Writer, home string, temp bool, api, rpc, mqttAddr, blobAddr, dev string) {
 	kind := "persistent"
 	if temp {
 		kind = "temporary, removed on exit; pass --home DIR to keep it"
@@ -134,6 +138,7 @@ func printUp(w io.Writer, home string, temp bool, api, rpc, mqttAddr, dev string
   HTTP API     %s   (OpenAPI: %s/v1/openapi.json)
   CometBFT RPC %s
   MQTT broker  %s   (devices: hypha/v1/devices/{id}/inbox and /tx; credentials: hypha mqtt token)
+  file sharing %s   (libp2p, gateways only; files over the HTTP API)
   dev account  %s (key "dev" in the home's keyring)
 
 Try, in another terminal:
@@ -148,9 +153,11 @@ Try, in another terminal:
   hypha msg publish-key --from dev
   hypha msg send --from dev --to thermo1 --kind command "report now"
   hypha msg inbox --key thermo1
+  hypha file add ./some-file --from dev
+  hypha firmware register-model thermo-v1 --from dev
 
 Stop with Ctrl-C.
-`, home, kind, api, api, rpc, mqttAddr, dev, home, api, api)
+`, home, kind, api, api, rpc, mqttAddr, blobAddr, dev, home, api, api)
 }
 
 func testnetCmd(g *globals) *cobra.Command {
@@ -169,7 +176,7 @@ func testnetCmd(g *globals) *cobra.Command {
 				return err
 			}
 			return g.emit(map[string]any{"homes": homes}, func(w io.Writer) {
-				fmt.Fprintf(w, "wrote %d homes under %s (node k: p2p %d+10k, rpc +1, api +2)\n", len(homes), out, o.BasePort)
+				fmt.Fprintf(w, "wrote %d homes under %s (node k: p2p %d+10k, rpc +1, api +2, mqtt +3, blob +4)\n", len(homes), out, o.BasePort)
 				for _, h := range homes {
 					fmt.Fprintf(w, "  hypha node --home %s\n", h)
 				}

@@ -15,6 +15,7 @@ import (
 	_ "golang.org/x/crypto/argon2"
 	_ "golang.org/x/crypto/chacha20poly1305"
 
+	_ "cel.dev/cel-go/cel"
 	_ "github.com/ipfs/boxo/bitswap"
 	_ "github.com/ipfs/boxo/blockservice"
 	_ "github.com/ipfs/boxo/gateway"
@@ -24,4 +25,6 @@ import (
 	_ "github.com/libp2p/go-libp2p"
 	_ "github.com/libp2p/go-libp2p-kad-dht"
 	_ "github.com/schollz/progressbar/v3"
+	_ "github.com/tetratelabs/wabin/binary"
+	_ "github.com/tetratelabs/wazero"
 )

@@ -36,6 +36,10 @@ type Options struct {
 	Accounts   []ledger.GenesisAccount
 	Params     *ledger.Params
 	LogLevel   string // default error
+	// NoBlobs turns file sharing off (no libp2p host per node).
+	NoBlobs bool
+	// Configure, if set, edits each node's configuration before it starts.
+	Configure func(k int, c *node.Config)
 }
 
 // Network is a set of homes and the nodes running from them.
@@ -66,9 +70,12 @@ func Homes(tb testing.TB, o Options) *Network {
 		o.LogLevel = "error"
 	}
 	n := o.Validators + o.FullNodes
-	addrs := make([][4]string, n)
+	addrs := make([][5]string, n)
 	for k := range addrs {
-		addrs[k] = [4]string{FreeAddr(tb), FreeAddr(tb), FreeAddr(tb), FreeAddr(tb)}
+		addrs[k] = [5]string{FreeAddr(tb), FreeAddr(tb), FreeAddr(tb), FreeAddr(tb), "off"}
+		if !o.NoBlobs {
+			addrs[k][4] = FreeAddr(tb)
+		}
 	}
 	homes, err := node.Testnet(tb.TempDir(), node.TestnetOptions{
 		Validators: o.Validators, FullNodes: o.FullNodes,
@@ -76,6 +83,7 @@ func Homes(tb testing.TB, o Options) *Network {
 			TimeoutCommit: o.BlockTime, Indexer: o.Indexer},
 		Ports:    func(k int) (string, string, string) { return addrs[k][0], addrs[k][1], addrs[k][2] },
 		MQTTPort: func(k int) string { return addrs[k][3] },
+		BlobPort: func(k int) string { return addrs[k][4] },
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -93,6 +101,9 @@ func (n *Network) Start(k int) *node.Node {
 		n.TB.Fatal(err)
 	}
 	cfg.App.LogLevel = n.opts.LogLevel
+	if n.opts.Configure != nil {
+		n.opts.Configure(k, cfg)
+	}
 	nd, err := node.New(cfg, node.NewLogger(os.Stderr, n.opts.LogLevel, "text").With("node", k))
 	if err != nil {
 		n.TB.Fatalf("node %d: %v", k, err)
