@@ -53,8 +53,9 @@ func (a *allowList) allowed(p peer.ID) bool {
 func (a *allowList) InterceptPeerDial(p peer.ID) bool                 { return a.allowed(p) }
 func (a *allowList) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool { return a.allowed(p) }
 
-// InterceptAccept admits the raw connection: the peer is not known until the
-// handshake, and the PSK has already been checked by then.
+// InterceptAccept admits the raw connection: the peer is unknown until the
+// handshake that follows, which needs the pre-shared key and ends in
+// InterceptSecured.
 func (a *allowList) InterceptAccept(network.ConnMultiaddrs) bool { return true }
 
 func (a *allowList) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {

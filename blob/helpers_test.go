@@ -71,13 +71,13 @@ func mustStore(tb testing.TB, opts ...storeOpt) *Store {
 		tb.Fatal(err)
 	}
 	cfg := Config{
-		Dir:         tb.TempDir(),
-		Identity:    key,
-		PSK:         testPSK,
-		Protocol:    testProtocol,
-		FindTimeout: 3 * time.Second,
-		Logger:      testLogger(tb),
-		minFree:     1 << 20,
+		Dir:          tb.TempDir(),
+		Identity:     key,
+		PSK:          testPSK,
+		Protocol:     testProtocol,
+		FindTimeout:  3 * time.Second,
+		Logger:       testLogger(tb),
+		MinFreeBytes: 1 << 20,
 	}
 	for _, o := range opts {
 		o(&cfg)

@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 )
 
@@ -31,20 +32,28 @@ const (
 	memberDialTimeout       = 5 * time.Second
 )
 
-// newHost starts the libp2p host: TCP only (pnet excludes QUIC and the
-// browser transports), the pre-shared key, the allow-list gater, no relay,
-// no NAT port mapping, and no addresses but cfg.ListenAddrs.
+// newHost starts the libp2p host: with a pre-shared key, TCP only (pnet
+// excludes QUIC and the browser transports); without one, TCP and QUIC.
+// Always the allow-list gater, no relay, no NAT port mapping, and no
+// addresses but cfg.ListenAddrs.
 func newHost(cfg Config, gater *allowList) (host.Host, error) {
-	h, err := libp2p.New(
+	opts := []libp2p.Option{
 		libp2p.Identity(cfg.Identity),
-		libp2p.PrivateNetwork(cfg.PSK),
 		libp2p.ListenAddrStrings(cfg.ListenAddrs...),
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.ConnectionGater(gater),
 		libp2p.DisableRelay(),
 		libp2p.DisableMetrics(),
 		libp2p.Ping(false),
-	)
+	}
+	if cfg.PSK != nil {
+		opts = append(opts, libp2p.PrivateNetwork(cfg.PSK))
+	} else {
+		// An open network: QUIC too; membership is the allow-list alone
+		// (peer ids are authenticated by the TLS/Noise handshake).
+		opts = append(opts, libp2p.Transport(quic.NewTransport))
+	}
+	h, err := libp2p.New(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("start libp2p host: %w", err)
 	}

@@ -15,13 +15,13 @@ import (
 	ipld "github.com/ipfs/go-ipld-format"
 )
 
-// profile is the import profile: IPIP-499 unixfs-v1-2025 (CIDv1, sha2-256,
+// profile returns the import profile: IPIP-499 unixfs-v1-2025 (CIDv1, sha2-256,
 // raw leaves, 1 MiB chunks, balanced DAG, 1024 links per node), the same
 // settings as `ipfs add` with kubo's unixfs-v1-2025 profile. Its values are
 // passed to the DAG builder per call; boxo's process-wide globals are never
 // set here. (One of them, merkledag.DefaultPBNodeFieldOrder, must stay at
-// its links-first default: TestCIDsMatchKubo guards that.) Read-only.
-var profile = uio.UnixFS_v1_2025
+// its links-first default: TestCIDsMatchKubo guards that.)
+func profile() uio.UnixFSProfile { return uio.UnixFS_v1_2025 }
 
 // Sentinels the importer's reader returns in place of the real cause, which
 // it records. They must not be io.ErrUnexpectedEOF: boxo's size splitter
@@ -76,13 +76,14 @@ func (s *source) Read(p []byte) (int, error) {
 // returned (errs.ErrStorage from the block store).
 func importDAG(ctx context.Context, r io.Reader, max int64, dst ipld.DAGService) (cid.Cid, int64, error) {
 	src := &source{ctx: ctx, r: r, max: max}
+	p := profile()
 	params := helpers.DagBuilderParams{
 		Dagserv:    dst,
-		Maxlinks:   profile.FileDAGWidth,
-		RawLeaves:  profile.RawLeaves,
-		CidBuilder: profile.CidBuilder(),
+		Maxlinks:   p.FileDAGWidth,
+		RawLeaves:  p.RawLeaves,
+		CidBuilder: p.CidBuilder(),
 	}
-	db, err := params.New(chunk.NewSizeSplitter(src, profile.ChunkSize))
+	db, err := params.New(chunk.NewSizeSplitter(src, p.ChunkSize))
 	if err != nil {
 		return cid.Undef, 0, fmt.Errorf("set up importer: %w", err)
 	}

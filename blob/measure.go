@@ -21,6 +21,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -32,10 +33,12 @@ type TransferReport struct {
 	SHA256MiBps   float64 // SHA-256 over an in-memory buffer: the hashing ceiling
 	ImportMiBps   float64 // Add into a fresh store: chunk, hash, write
 	TCPMiBps      float64 // io.Copy over a loopback TCP socket: the network ceiling
+	StreamMiBps   float64 // io.Copy over one libp2p stream (PSK, TLS, yamux) between the stores
 	TransferMiBps float64 // gateway B streams the file added on A: Open + io.Copy
 
-	ImportVsSHA256 float64 // ImportMiBps / SHA256MiBps
-	TransferVsTCP  float64 // TransferMiBps / TCPMiBps
+	ImportVsSHA256   float64 // ImportMiBps / SHA256MiBps
+	TransferVsTCP    float64 // TransferMiBps / TCPMiBps
+	TransferVsStream float64 // TransferMiBps / StreamMiBps: what bitswap and hashing cost
 
 	// TTFBP50 is the median time from Open to the first byte on B of a small
 	// file that only A holds (TTFBSamples opens).
@@ -111,6 +114,11 @@ func MeasureTransfer(ctx context.Context, dir string, size int64, logf func(stri
 	a.SetPeers(ctx, infos)
 	b.SetPeers(ctx, infos)
 
+	if rep.StreamMiBps, err = measureStreamCopy(ctx, a, b, gen.reader(size), size); err != nil {
+		return rep, fmt.Errorf("measure transfer: libp2p stream: %w", err)
+	}
+	logf("libp2p stream io.Copy: %.0f MiB/s", rep.StreamMiBps)
+
 	runtime.GC()
 	rep.BaseHeapBytes = heapInUse()
 	stop := sampleHeap(&rep.PeakHeapBytes)
@@ -131,6 +139,7 @@ func MeasureTransfer(ctx context.Context, dir string, size int64, logf func(stri
 
 	rep.ImportVsSHA256 = rep.ImportMiBps / rep.SHA256MiBps
 	rep.TransferVsTCP = rep.TransferMiBps / rep.TCPMiBps
+	rep.TransferVsStream = rep.TransferMiBps / rep.StreamMiBps
 	return rep, nil
 }
 
@@ -203,6 +212,46 @@ func measureTCPCopy(ctx context.Context, src io.Reader, size int64) (float64, er
 	cerr := conn.Close()
 	r := <-done
 	elapsed := time.Since(start)
+	if err := errors.Join(werr, cerr, r.err); err != nil {
+		return 0, err
+	}
+	if r.n != size {
+		return 0, fmt.Errorf("received %d of %d bytes", r.n, size)
+	}
+	return mibps(size, elapsed), nil
+}
+
+// measureStreamCopy copies src's size bytes from b to a over one libp2p
+// stream and returns the rate seen by the receiver.
+func measureStreamCopy(ctx context.Context, a, b *Store, src io.Reader, size int64) (float64, error) {
+	const proto = "/hypha/bench/copy/1.0.0"
+	type result struct {
+		n   int64
+		err error
+	}
+	done := make(chan result, 1)
+	a.host.SetStreamHandler(proto, func(s network.Stream) {
+		n, err := io.Copy(io.Discard, s)
+		_ = s.Close()
+		done <- result{n, err}
+	})
+	defer a.host.RemoveStreamHandler(proto)
+	s, err := b.host.NewStream(ctx, a.ID(), proto)
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	_, werr := io.Copy(s, src)
+	cerr := s.CloseWrite()
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		_ = s.Reset()
+		return 0, ctx.Err()
+	}
+	elapsed := time.Since(start)
+	_ = s.Close()
 	if err := errors.Join(werr, cerr, r.err); err != nil {
 		return 0, err
 	}
@@ -334,15 +383,15 @@ func heapInUse() uint64 {
 // sampleHeap records the peak of heapInUse into *peak every few
 // milliseconds until the returned stop function is called.
 func sampleHeap(peak *uint64) (stop func()) {
-	var max atomic.Uint64
+	var highest atomic.Uint64
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		t := time.NewTicker(5 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if h := heapInUse(); h > max.Load() {
-				max.Store(h)
+			if h := heapInUse(); h > highest.Load() {
+				highest.Store(h)
 			}
 			select {
 			case <-done:
@@ -354,6 +403,6 @@ func sampleHeap(peak *uint64) (stop func()) {
 	return func() {
 		close(done)
 		wg.Wait()
-		*peak = max.Load()
+		*peak = highest.Load()
 	}
 }

@@ -10,7 +10,7 @@ func TestMeasureTransfer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.SHA256MiBps <= 0 || rep.ImportMiBps <= 0 || rep.TCPMiBps <= 0 || rep.TransferMiBps <= 0 ||
+	if rep.SHA256MiBps <= 0 || rep.ImportMiBps <= 0 || rep.TCPMiBps <= 0 || rep.StreamMiBps <= 0 || rep.TransferMiBps <= 0 ||
 		rep.TTFBP50 <= 0 || rep.PeakHeapBytes == 0 || rep.TTFBSamples != 20 {
 		t.Errorf("incomplete report: %+v", rep)
 	}

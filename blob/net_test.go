@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"io"
 	"testing"
 	"time"
@@ -319,7 +320,7 @@ func TestFetchRejects(t *testing.T) {
 	}
 
 	dir := merkledag.NodeWithData(ft.FolderPBData())
-	if err := dir.SetCidBuilder(profile.CidBuilder()); err != nil {
+	if err := dir.SetCidBuilder(profile().CidBuilder()); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.blocks.Put(ctx, dir); err != nil {
@@ -333,5 +334,34 @@ func TestFetchRejects(t *testing.T) {
 	}
 	if pins, _ := small.Pins(ctx); len(pins) != 0 {
 		t.Errorf("rejected fetches pinned %v", pins)
+	}
+}
+
+func TestFileCloseWhileReading(t *testing.T) {
+	a, b := mustStore(t), mustStore(t)
+	mustConnect(t, a, b)
+	c := mustAdd(t, a, uniqueBytes(16<<20))
+	f, err := b.Open(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, f)
+		errc <- err
+	}()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if err == nil {
+			return // the copy may have won the race
+		}
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("read after Close = %v; want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not end a running read")
 	}
 }

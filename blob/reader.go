@@ -187,12 +187,11 @@ func (f *file) Seek(offset int64, whence int) (int64, error) {
 	return offset, nil
 }
 
+// Close ends the File's context, which stops its read-ahead and fails a
+// blocked or later read. It touches nothing else, so it is safe to call
+// while another goroutine reads.
 func (f *file) Close() error {
 	f.cancel()
-	f.buf = nil
-	if f.stream != nil {
-		f.stream.stop()
-	}
 	return nil
 }
 
@@ -252,7 +251,13 @@ type segment struct {
 	window bool // holds a read-ahead slot
 }
 
-var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+// closedChan returns a closed channel: the done of a segment whose data is
+// already known.
+func closedChan() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}
 
 // readAhead walks the file DAG from one offset in a goroutine and fetches
 // leaves concurrently, at most limit at a time ahead of the reader.
@@ -283,7 +288,7 @@ func (f *file) startReadAhead(start int64) *readAhead {
 		defer close(ra.segs)
 		if err := f.walk(ctx, ra, f.root, 0, start); err != nil && ctx.Err() == nil {
 			select {
-			case ra.segs <- &segment{err: err, done: closedChan}:
+			case ra.segs <- &segment{err: err, done: closedChan()}:
 			case <-ctx.Done():
 			}
 		}
@@ -297,7 +302,7 @@ func (f *file) startReadAhead(start int64) *readAhead {
 func (f *file) walk(ctx context.Context, ra *readAhead, n *fileNode, off, start int64) error {
 	if len(n.data) > 0 {
 		if start < off+int64(len(n.data)) {
-			if !ra.emit(ctx, &segment{off: off, data: n.data, done: closedChan}) {
+			if !ra.emit(ctx, &segment{off: off, data: n.data, done: closedChan()}) {
 				return ctx.Err()
 			}
 		}

@@ -143,7 +143,7 @@ func TestDiskFull(t *testing.T) {
 			t.Errorf("unmount: %v", err)
 		}
 	})
-	s := mustStore(t, withDir(filepath.Join(mnt, "db")), func(c *Config) { c.minFree = reserve })
+	s := mustStore(t, withDir(filepath.Join(mnt, "db")), func(c *Config) { c.MinFreeBytes = reserve })
 	filler := filepath.Join(mnt, "filler")
 	checkStorageFailure(t, s,
 		func() {

@@ -93,11 +93,11 @@ func Open(ctx context.Context, cfg Config) (_ *Store, err error) {
 		return nil, errs.ErrStorage.WithCause(err, "open blob store")
 	}
 	s.pdb, s.dstore = pdb, pdb
-	s.closeD = func() error { return closePebble(pdb, cfg.Dir, cfg.minFree) }
+	s.closeD = func() error { return closePebble(pdb, cfg.Dir, cfg.MinFreeBytes) }
 	if cfg.wrapDatastore != nil {
 		s.dstore = cfg.wrapDatastore(pdb)
 	}
-	s.guard = &diskGuard{dir: cfg.Dir, minFree: cfg.minFree, log: s.log}
+	s.guard = &diskGuard{dir: cfg.Dir, minFree: cfg.MinFreeBytes, log: s.log}
 	if s.blocks, err = newBlockStore(ctx, s.dstore, s.guard); err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package blob
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"io"
 	mrand "math/rand/v2"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/hypha-iot/hypha/errs"
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/crypto"
 )
 
 func TestRoundTripSeek(t *testing.T) {
@@ -233,5 +235,28 @@ func TestReopen(t *testing.T) {
 	}
 	if got := mustReadAll(t, s2, c); !bytes.Equal(got, data) {
 		t.Errorf("content differs after reopen")
+	}
+}
+
+func TestConfigRejects(t *testing.T) {
+	ed, _, _ := crypto.GenerateEd25519Key(rand.Reader)
+	secp, _, _ := crypto.GenerateSecp256k1Key(rand.Reader)
+	good := Config{Dir: t.TempDir(), Identity: ed, PSK: testPSK, Protocol: testProtocol}
+	for name, mutate := range map[string]func(*Config){
+		"no dir":         func(c *Config) { c.Dir = "" },
+		"no identity":    func(c *Config) { c.Identity = nil },
+		"secp256k1 key":  func(c *Config) { c.Identity = secp },
+		"short PSK":      func(c *Config) { c.PSK = c.PSK[:16] },
+		"no protocol":    func(c *Config) { c.Protocol = "" },
+		"QUIC address":   func(c *Config) { c.ListenAddrs = []string{"/ip4/127.0.0.1/udp/0/quic-v1"} },
+		"bad address":    func(c *Config) { c.ListenAddrs = []string{"127.0.0.1:4001"} },
+		"negative limit": func(c *Config) { c.MaxFileSize = -1 },
+	} {
+		cfg := good
+		mutate(&cfg)
+		if s, err := Open(context.Background(), cfg); err == nil {
+			s.Close()
+			t.Errorf("%s: Open succeeded", name)
+		}
 	}
 }
