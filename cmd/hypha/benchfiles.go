@@ -54,6 +54,7 @@ func printFileBench(w io.Writer, r *blob.TransferReport) {
 	fmt.Fprintf(w, "  one libp2p stream (PSK)     %8.1f MiB/s   (the private network's cipher ceiling)\n", r.StreamMiBps)
 	fmt.Fprintf(w, "  gateway→gateway transfer    %8.1f MiB/s   %.2f× TCP (goal ≥ 0.30×), %.2f× the libp2p stream\n",
 		r.TransferMiBps, r.TransferVsTCP, r.TransferVsStream)
+	fmt.Fprintf(w, "  same, open network (QUIC)   %8.1f MiB/s   %.2f× TCP (blob_psk = \"\")\n", r.QUICTransferMiBps, r.QUICTransferVsTCP)
 	fmt.Fprintf(w, "  time to first byte, p50     %8s   (%d opens of a file only the other gateway holds)\n",
 		r.TTFBP50.Round(10*time.Microsecond), r.TTFBSamples)
 	fmt.Fprintf(w, "  Go heap in use during move  %8.1f MiB peak (%.1f MiB before)\n",

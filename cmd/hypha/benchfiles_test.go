@@ -20,7 +20,7 @@ func TestBenchFiles(t *testing.T) {
 		t.Fatalf("%v: %s", err, out)
 	}
 	if r.Size != 8<<20 || r.SHA256MiBps <= 0 || r.ImportMiBps <= 0 || r.TCPMiBps <= 0 || r.TransferMiBps <= 0 ||
-		r.StreamMiBps <= 0 || r.TTFBSamples == 0 || r.TTFBP50 <= 0 || r.PeakHeapBytes == 0 || r.ImportVsSHA256 <= 0 || r.TransferVsTCP <= 0 {
+		r.StreamMiBps <= 0 || r.QUICTransferMiBps <= 0 || r.TTFBSamples == 0 || r.TTFBP50 <= 0 || r.PeakHeapBytes == 0 || r.ImportVsSHA256 <= 0 || r.TransferVsTCP <= 0 {
 		t.Fatalf("incomplete report: %+v", r)
 	}
 	out, stderr, code = cli(t, "bench", "files", "--size", "2097152", "--dir", t.TempDir())
