@@ -64,7 +64,9 @@ type testNode struct {
 	n         *node.Node
 }
 
-func startNode(t *testing.T) *testNode {
+// startNode starts the node; configure, if given, edits its configuration
+// first.
+func startNode(t *testing.T, configure ...func(*node.Config)) *testNode {
 	t.Helper()
 	home := t.TempDir()
 	err := node.Init(home, node.InitOptions{ChainID: "hypha-cli-test", Dev: true,
@@ -78,6 +80,9 @@ func startNode(t *testing.T) *testNode {
 		t.Fatal(err)
 	}
 	cfg.App.LogLevel = "error"
+	for _, f := range configure {
+		f(cfg)
+	}
 	n, err := node.New(cfg, node.NewLogger(io.Discard, "error", "text"))
 	if err != nil {
 		t.Fatal(err)

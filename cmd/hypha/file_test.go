@@ -25,40 +25,14 @@ import (
 	"github.com/hypha-iot/hypha/seal"
 )
 
-// startFileNode is startNode with the blob store on a free port, fast
-// replication rounds and a short network search (the wait before an unknown
-// CID is reported missing).
+// startFileNode is startNode with fast replication rounds and a short
+// network search (the wait before an unknown CID is reported missing).
 func startFileNode(t *testing.T) *testNode {
 	t.Helper()
-	home := t.TempDir()
-	err := node.Init(home, node.InitOptions{ChainID: "hypha-cli-test", Dev: true,
-		P2PAddress: testnet.FreeAddr(t), RPCAddress: testnet.FreeAddr(t), APIAddress: testnet.FreeAddr(t),
-		BlobAddress: testnet.FreeAddr(t), TimeoutCommit: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := node.LoadConfig(home)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.App.LogLevel = "error"
-	cfg.App.BlobFindTimeout = time.Second
-	cfg.App.ReplicateInterval = 200 * time.Millisecond
-	n, err := node.New(cfg, node.NewLogger(io.Discard, "error", "text"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Close() })
-	tn := &testNode{home: home, api: "http://" + n.APIAddr(), n: n}
-	c := api.NewClient(tn.api, nil)
-	testnet.Eventually(t, 20*time.Second, "the node's first block", func() bool {
-		st, err := c.Status(context.Background())
-		return err == nil && st.LatestHeight >= 1
+	return startNode(t, func(cfg *node.Config) {
+		cfg.App.BlobFindTimeout = time.Second
+		cfg.App.ReplicateInterval = 200 * time.Millisecond
 	})
-	return tn
 }
 
 // mustWrite writes n pseudo-random bytes (seeded) to dir/name.
