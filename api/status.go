@@ -24,6 +24,11 @@ import (
 //     the recipient (or an auditor) publishes a seal key. ErrRateLimited is
 //     429: the sender retries in a later window of blocks. ErrNoGrant and
 //     ErrGrantExpired are 403, like ErrUnauthorized.
+//   - Contracts: code the runtime refuses (ErrInvalidModule) and a call of an
+//     entry point the code lacks (ErrNoEntryPoint) are the client's request:
+//     400. A contract that traps, reverts or exceeds its depth or memory
+//     limit ran on a well-formed request and failed on its own terms: 422.
+//     ErrUnknownContract and ErrUnknownCode are 404; ErrNotAdmin is 403.
 var statusOf = map[*errs.Class]int{
 	errs.ErrInternal: http.StatusInternalServerError,
 
@@ -102,6 +107,17 @@ var statusOf = map[*errs.Class]int{
 	errs.ErrUploadIncomplete: http.StatusBadRequest,
 	errs.ErrStorage:          http.StatusInsufficientStorage,
 	errs.ErrContentMismatch:  http.StatusBadGateway,
+
+	// Contracts.
+	errs.ErrInvalidModule:   http.StatusBadRequest,
+	errs.ErrNoEntryPoint:    http.StatusBadRequest,
+	errs.ErrTrap:            http.StatusUnprocessableEntity,
+	errs.ErrCallDepth:       http.StatusUnprocessableEntity,
+	errs.ErrMemoryLimit:     http.StatusUnprocessableEntity,
+	errs.ErrReverted:        http.StatusUnprocessableEntity,
+	errs.ErrUnknownContract: http.StatusNotFound,
+	errs.ErrUnknownCode:     http.StatusNotFound,
+	errs.ErrNotAdmin:        http.StatusForbidden,
 
 	// Queries.
 	errs.ErrNotFound:     http.StatusNotFound,

@@ -188,6 +188,17 @@ var (
 	ErrUnknownRelease  = define(98, "ErrUnknownRelease", "no such firmware release for this model")
 	ErrFileTooLarge    = define(99, "ErrFileTooLarge", "file larger than the configured limit")
 
+	// Contracts (ledger/contract and the runtime behind it).
+	ErrInvalidModule   = define(120, "ErrInvalidModule", "contract code is not a module the runtime admits")
+	ErrNoEntryPoint    = define(121, "ErrNoEntryPoint", "contract has no such entry point")
+	ErrTrap            = define(122, "ErrTrap", "contract trapped")
+	ErrCallDepth       = define(123, "ErrCallDepth", "contract call depth exceeded")
+	ErrMemoryLimit     = define(124, "ErrMemoryLimit", "contract memory limit exceeded")
+	ErrReverted        = define(125, "ErrReverted", "contract reverted")
+	ErrUnknownContract = define(126, "ErrUnknownContract", "no contract at this address")
+	ErrUnknownCode     = define(127, "ErrUnknownCode", "no contract code stored under this hash")
+	ErrNotAdmin        = define(128, "ErrNotAdmin", "signer is not the contract's admin")
+
 	// Blob store (never produced by the ledger itself).
 	ErrBlobNotFound     = define(110, "ErrBlobNotFound", "content not found on this gateway or its peers")
 	ErrUploadIncomplete = define(111, "ErrUploadIncomplete", "upload ended before all its bytes arrived")

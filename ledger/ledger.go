@@ -21,6 +21,7 @@ import (
 
 	"github.com/hypha-iot/hypha/errs"
 	"github.com/hypha-iot/hypha/ledger/account"
+	"github.com/hypha-iot/hypha/ledger/contract"
 	"github.com/hypha-iot/hypha/ledger/exec"
 	"github.com/hypha-iot/hypha/ledger/gateway"
 	"github.com/hypha-iot/hypha/ledger/message"
@@ -37,13 +38,20 @@ var (
 )
 
 // Config is the gateway's local configuration of the ledger; nothing in it
-// may change a block's outcome.
+// may change a block's outcome, except Contracts, which every node of a
+// network must set alike.
 type Config struct {
 	// LocalMinGasPriceMilli lets a gateway ask more than the chain minimum
 	// before it admits a tx to its mempool (CheckTx only).
 	LocalMinGasPriceMilli uint64
 	// SigCacheSize bounds the verified-signature cache (default 200,000).
 	SigCacheSize int
+	// Contracts runs contract code (package vm/vmledger adapts the vm
+	// package). It decides what code is admitted and what calls do and
+	// cost, so every node must run the same runtime with the same limits.
+	// Nil refuses every contract msg (ErrUnknownMsg): fine for tools and
+	// tests, never for a node of a network that uses contracts.
+	Contracts contract.Runtime
 }
 
 // Info is the last committed state.
@@ -62,12 +70,16 @@ type Ledger struct {
 	chainID string
 	params  Params
 	staged  bool // writes staged in the store since the last commit
+	// blockView serves contract storage iteration in the block being
+	// executed.
+	blockView *contract.View
 
 	checkMu     sync.Mutex // CheckTx's pending view
 	check       *exec.Cache
 	checkParams Params
 	checkChain  string
 	checkHeight int64
+	checkView   *contract.View
 }
 
 // New opens a ledger over st, at st's last committed version.
@@ -188,6 +200,7 @@ func (l *Ledger) InitChain(chainID string, g Genesis) (appHash []byte, err error
 	l.checkMu.Lock()
 	l.check = exec.NewCache(genesis)
 	l.checkParams, l.checkChain, l.checkHeight = p, chainID, 1
+	l.checkView = contract.NewView(empty) // the genesis holds no contract storage
 	l.checkMu.Unlock()
 	return hash, nil
 }
@@ -216,6 +229,7 @@ func (l *Ledger) FinalizeBlock(h exec.Header, txs [][]byte) (res *BlockResult, e
 	h.ChainID = l.chainID
 	defer recoverFault(&err)
 	block := exec.NewCache(l.st.Working())
+	l.blockView = contract.NewView(l.st.Working())
 	p := l.params
 	res = &BlockResult{TxResults: make([]Result, len(txs))}
 	decoded := l.preverify(block, txs, &p)
@@ -287,6 +301,7 @@ func (l *Ledger) resetCheck() error {
 	defer l.checkMu.Unlock()
 	l.check = exec.NewCache(r)
 	l.checkParams, l.checkChain, l.checkHeight = l.params, l.chainID, l.st.Version()+1
+	l.checkView = contract.NewView(r)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/hypha-iot/hypha/keys"
+	"github.com/hypha-iot/hypha/ledger/contract"
 	"github.com/hypha-iot/hypha/ledger/exec"
 	"github.com/hypha-iot/hypha/ledger/file"
 	"github.com/hypha-iot/hypha/ledger/gateway"
@@ -39,6 +40,12 @@ type Params struct {
 	MaxExpiriesPerBlock uint64 `json:"max_expiries_per_block" cbor:"14,keyasint"`
 	// MaxFileSize bounds a published file, in bytes.
 	MaxFileSize uint64 `json:"max_file_size" cbor:"15,keyasint"`
+	// MaxCodeBytes bounds contract code (0: no code may be stored). The
+	// runtime has its own bound (4 MiB by default); the lower one applies.
+	MaxCodeBytes uint64 `json:"max_code_bytes" cbor:"16,keyasint"`
+	// CodeByteGas is charged per byte of contract code when its upload
+	// completes, for validating, instrumenting and compiling it.
+	CodeByteGas uint64 `json:"code_byte_gas" cbor:"17,keyasint"`
 }
 
 // MaxGasPrice bounds each entry of the gas schedule.
@@ -63,6 +70,9 @@ func DefaultParams() Params {
 		MessageRateWindow:   60,
 		MaxExpiriesPerBlock: 10_000,
 		MaxFileSize:         4 << 30,
+
+		MaxCodeBytes: 4 << 20,
+		CodeByteGas:  1,
 	}
 }
 
@@ -87,6 +97,10 @@ func (p Params) Validate() error {
 		return fmt.Errorf("params: max_expiries_per_block must be positive")
 	case p.MaxFileSize == 0:
 		return fmt.Errorf("params: max_file_size must be positive")
+	case p.MaxCodeBytes > txn.MaxCodeSize:
+		return fmt.Errorf("params: max_code_bytes %d above %d", p.MaxCodeBytes, txn.MaxCodeSize)
+	case p.CodeByteGas > MaxGasPrice:
+		return fmt.Errorf("params: code_byte_gas %d above %d", p.CodeByteGas, MaxGasPrice)
 	}
 	// Bounded prices keep every gas charge (price × at most a few MiB) far
 	// from overflowing uint64.
@@ -122,3 +136,7 @@ func (p *Params) messageLimits() message.Limits {
 }
 
 func (p *Params) fileLimits() file.Limits { return file.Limits{MaxFileSize: p.MaxFileSize} }
+
+func (p *Params) contractLimits() contract.Limits {
+	return contract.Limits{MaxCodeBytes: p.MaxCodeBytes, CodeByteGas: p.CodeByteGas, MessageRetention: p.MessageRetention}
+}

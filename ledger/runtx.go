@@ -8,6 +8,7 @@ import (
 	"github.com/hypha-iot/hypha/errs"
 	"github.com/hypha-iot/hypha/keys"
 	"github.com/hypha-iot/hypha/ledger/account"
+	"github.com/hypha-iot/hypha/ledger/contract"
 	"github.com/hypha-iot/hypha/ledger/device"
 	"github.com/hypha-iot/hypha/ledger/exec"
 	"github.com/hypha-iot/hypha/ledger/file"
@@ -100,7 +101,13 @@ func (l *Ledger) runTx(m mode, parent *exec.Cache, h exec.Header, p *Params, cha
 	mctx := exec.NewContext(h, &p.Gas, meter, msgs)
 	mctx.TxHash, mctx.Signer, mctx.SignerIsDevice = actx.TxHash, actx.Signer, actx.SignerIsDevice
 	mctx.Cosigners, mctx.Nonce, mctx.TxIndex = actx.Cosigners, tx.Body.Nonce, txIndex
-	err = runMsgs(mctx, tx, p, records)
+	env := &contract.Env{Runtime: l.cfg.Contracts, Limits: p.contractLimits(), KV: msgs}
+	if m == modeDeliver {
+		env.View = l.blockView // under l.mu
+	} else {
+		env.View = l.checkView // under l.checkMu
+	}
+	err = runMsgs(mctx, tx, p, records, env)
 	if err == nil {
 		msgs.WriteTo(ante)
 	}
@@ -154,6 +161,9 @@ func (l *Ledger) checkStateless(m mode, tx *txn.Tx, p *Params, chainID string) (
 		if err := am.Msg.ValidateBasic(); err != nil {
 			return 0, fmt.Errorf("msg %d (%s): %w", i, am.Msg.Type(), err)
 		}
+		if err := checkContractMsg(am.Msg, p, l.cfg.Contracts != nil); err != nil {
+			return 0, fmt.Errorf("msg %d (%s): %w", i, am.Msg.Type(), err)
+		}
 		if ms, ok := am.Msg.(*txn.MessageSend); ok && uint64(len(ms.Box)) > p.MaxMessageBytes {
 			return 0, errs.ErrPayloadTooLarge.Wrap("message %d bytes, limit %d", len(ms.Box), p.MaxMessageBytes)
 		}
@@ -171,6 +181,24 @@ func (l *Ledger) checkStateless(m mode, tx *txn.Tx, p *Params, chainID string) (
 		}
 	}
 	return records, nil
+}
+
+// checkContractMsg refuses contract msgs when the ledger has no runtime, and
+// code larger than the chain allows, before the tx pays a fee.
+func checkContractMsg(m txn.Msg, p *Params, haveRuntime bool) error {
+	switch m := m.(type) {
+	case *txn.ContractStore:
+		if m.TotalSize > p.MaxCodeBytes {
+			return errs.ErrPayloadTooLarge.Wrap("contract code of %d bytes exceeds %d", m.TotalSize, p.MaxCodeBytes)
+		}
+	case *txn.ContractInstantiate, *txn.ContractCall, *txn.ContractMigrate, *txn.ContractCancelStore:
+	default:
+		return nil
+	}
+	if !haveRuntime {
+		return errs.ErrUnknownMsg.Wrap("this ledger runs no contract runtime (ledger.Config.Contracts is nil)")
+	}
+	return nil
 }
 
 // feeCovers tells whether fee.Amount*1000 >= GasLimit*priceMilli, in 128 bits.
@@ -283,8 +311,9 @@ func (l *Ledger) ante(c *exec.Context, tx *txn.Tx) (keys.PublicKey, error) {
 	return pk, nil
 }
 
-// runMsgs applies the msgs in order; the first error stops them.
-func runMsgs(c *exec.Context, tx *txn.Tx, p *Params, records int) (err error) {
+// runMsgs applies the msgs in order; the first error stops them. env serves
+// the contract msgs; it writes through c's cache.
+func runMsgs(c *exec.Context, tx *txn.Tx, p *Params, records int, env *contract.Env) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			switch v := r.(type) {
@@ -343,6 +372,16 @@ func runMsgs(c *exec.Context, tx *txn.Tx, p *Params, records int) (err error) {
 			err = file.ReleaseMsg(c, m)
 		case *txn.FirmwareReport:
 			err = file.Report(c, m)
+		case *txn.ContractStore:
+			err = contract.Store(c, env, m)
+		case *txn.ContractCancelStore:
+			err = contract.CancelStore(c, env, m)
+		case *txn.ContractInstantiate:
+			err = contract.Instantiate(c, env, m)
+		case *txn.ContractCall:
+			err = contract.Call(c, env, m)
+		case *txn.ContractMigrate:
+			err = contract.Migrate(c, env, m)
 		default:
 			err = errs.ErrUnknownMsg.Wrap("%T", m)
 		}

@@ -85,6 +85,13 @@ func sampleMsgs(tb testing.TB) map[txn.MsgType]txn.Msg {
 		txn.TypeFirmwareRegisterModel: &txn.FirmwareRegisterModel{Model: "thermo-2"},
 		txn.TypeFirmwareRelease:       &txn.FirmwareRelease{Model: "thermo-2", Version: "1.2.0-rc.1", CID: testCID(tb, "fw"), Notes: "fixes"},
 		txn.TypeFirmwareReport:        &txn.FirmwareReport{Version: "1.2.0", CID: testCID(tb, "fw")},
+		txn.TypeContractStore: &txn.ContractStore{CodeHash: bytes.Repeat([]byte{0xc0}, 32), TotalSize: 1 << 20, Index: 3,
+			Chunk: bytes.Repeat([]byte{0x61}, 100)},
+		txn.TypeContractInstantiate: &txn.ContractInstantiate{CodeHash: bytes.Repeat([]byte{0xc0}, 32), Args: []byte{1, 2},
+			Admin: ptr(addr(16)), Label: "parking lot 3", Funds: 1_000},
+		txn.TypeContractCall:        &txn.ContractCall{Contract: addr(17), Args: []byte("\x09increment\x01"), Funds: 5},
+		txn.TypeContractMigrate:     &txn.ContractMigrate{Contract: addr(18), CodeHash: bytes.Repeat([]byte{0xc1}, 32), Args: []byte{0}},
+		txn.TypeContractCancelStore: &txn.ContractCancelStore{CodeHash: bytes.Repeat([]byte{0xc0}, 32)},
 	}
 }
 

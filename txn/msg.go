@@ -38,6 +38,12 @@ const (
 	TypeFirmwareRegisterModel MsgType = 80
 	TypeFirmwareRelease       MsgType = 81
 	TypeFirmwareReport        MsgType = 82
+
+	TypeContractStore       MsgType = 96
+	TypeContractInstantiate MsgType = 97
+	TypeContractCall        MsgType = 98
+	TypeContractMigrate     MsgType = 99
+	TypeContractCancelStore MsgType = 100
 )
 
 // Msg is one operation inside a tx.
@@ -76,6 +82,11 @@ var kinds = map[MsgType]msgKind{
 	TypeFirmwareRegisterModel: {"firmware.register_model", func() Msg { return new(FirmwareRegisterModel) }},
 	TypeFirmwareRelease:       {"firmware.release", func() Msg { return new(FirmwareRelease) }},
 	TypeFirmwareReport:        {"firmware.report", func() Msg { return new(FirmwareReport) }},
+	TypeContractStore:         {"contract.store", func() Msg { return new(ContractStore) }},
+	TypeContractInstantiate:   {"contract.instantiate", func() Msg { return new(ContractInstantiate) }},
+	TypeContractCall:          {"contract.call", func() Msg { return new(ContractCall) }},
+	TypeContractMigrate:       {"contract.migrate", func() Msg { return new(ContractMigrate) }},
+	TypeContractCancelStore:   {"contract.cancel_store", func() Msg { return new(ContractCancelStore) }},
 }
 
 // String is the kind's stable name, e.g. "device.register".
@@ -92,7 +103,8 @@ func Types() []MsgType {
 		TypeDeviceTransfer, TypeDeviceAcceptTransfer, TypeDeviceCancelTransfer, TypeDeviceRevoke,
 		TypeDeviceDecommission, TypeReadingSubmit, TypeMessageSend, TypeMessageReceipt, TypeMessageGrant,
 		TypeFilePublish, TypeFilePin, TypeFileUnpin, TypeFileGrant,
-		TypeFirmwareRegisterModel, TypeFirmwareRelease, TypeFirmwareReport}
+		TypeFirmwareRegisterModel, TypeFirmwareRelease, TypeFirmwareReport,
+		TypeContractStore, TypeContractInstantiate, TypeContractCall, TypeContractMigrate, TypeContractCancelStore}
 }
 
 // AnyMsg carries one Msg; on the wire it is the array [type, msg].

@@ -310,7 +310,7 @@ func badInputs(tb testing.TB) []badCase {
 		{"size/default-limit", make([]byte, txn.DefaultMaxTxBytes+1), 0, errs.ErrTxTooLarge},
 
 		// Message types.
-		{"msg/unknown-type", editMsg(tb, func(m []any) { m[0] = uint64(99) }), 0, errs.ErrUnknownMsg},
+		{"msg/unknown-type", editMsg(tb, func(m []any) { m[0] = uint64(999) }), 0, errs.ErrUnknownMsg},
 		{"msg/type-zero", editMsg(tb, func(m []any) { m[0] = uint64(0) }), 0, errs.ErrUnknownMsg},
 		{"msg/type-above-16-bits", editMsg(tb, func(m []any) { m[0] = uint64(0x10001) }), 0, errs.ErrUnknownMsg}, // low 16 bits = send
 		{"msg/type-max-uint64", editMsg(tb, func(m []any) { m[0] = uint64(math.MaxUint64) }), 0, errs.ErrUnknownMsg},
