@@ -33,6 +33,7 @@ import (
 	"github.com/hypha-iot/hypha/ledger"
 	"github.com/hypha-iot/hypha/mqtt"
 	"github.com/hypha-iot/hypha/store"
+	"github.com/hypha-iot/hypha/vm/vmledger"
 )
 
 // Version is reported by the ABCI Info call and the API.
@@ -54,6 +55,7 @@ type Node struct {
 	broker *mqtt.Broker
 
 	nodeKey  *p2p.NodeKey
+	vm       *vmledger.Runtime
 	blobs    *blob.Store
 	peers    []peer.AddrInfo // the genesis gateways' blob stores
 	gwKey    keys.PrivateKey
@@ -74,8 +76,16 @@ func New(cfg *Config, log *slog.Logger) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state: %w", err)
 	}
-	l, err := ledger.New(st, ledger.Config{LocalMinGasPriceMilli: cfg.App.MinGasPriceMilli})
+	// Every gateway runs the same contract runtime with the same limits:
+	// they are consensus rules.
+	rt, err := vmledger.New(context.Background(), vmledger.Config{})
 	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("contract runtime: %w", err)
+	}
+	l, err := ledger.New(st, ledger.Config{LocalMinGasPriceMilli: cfg.App.MinGasPriceMilli, Contracts: rt})
+	if err != nil {
+		rt.Close(context.Background())
 		st.Close()
 		return nil, err
 	}
@@ -83,6 +93,7 @@ func New(cfg *Config, log *slog.Logger) (*Node, error) {
 	dbs := &DBTracker{}
 	nodeKey, err := p2p.LoadOrGenNodeKey(cfg.Comet.NodeKeyFile())
 	if err != nil {
+		rt.Close(context.Background())
 		st.Close()
 		return nil, fmt.Errorf("node key: %w", err)
 	}
@@ -95,10 +106,11 @@ func New(cfg *Config, log *slog.Logger) (*Node, error) {
 		cometLogger{log.With("module", "comet")})
 	if err != nil {
 		dbs.CloseAll()
+		rt.Close(context.Background())
 		st.Close()
 		return nil, fmt.Errorf("cometbft: %w", err)
 	}
-	n := &Node{cfg: cfg, log: log, st: st, ledger: l, comet: comet, rpc: rpclocal.New(comet), dbs: dbs, nodeKey: nodeKey}
+	n := &Node{cfg: cfg, log: log, st: st, ledger: l, comet: comet, rpc: rpclocal.New(comet), dbs: dbs, nodeKey: nodeKey, vm: rt}
 	n.events = newEventHub(n.rpc, log.With("module", "events"))
 	return n, nil
 }
@@ -137,11 +149,13 @@ func (n *Node) Start() error {
 	if err := n.reindexTail(); err != nil {
 		n.dbs.CloseAll()
 		n.st.Close()
+		n.vm.Close(context.Background())
 		return err
 	}
 	if err := n.comet.Start(); err != nil {
 		n.dbs.CloseAll()
 		n.st.Close()
+		n.vm.Close(context.Background())
 		return fmt.Errorf("start cometbft: %w", err)
 	}
 	if err := n.events.start(); err != nil {
@@ -222,6 +236,7 @@ func (n *Node) Close() error {
 		n.events.stop()
 		n.dbs.CloseAll()
 		errs = append(errs, n.st.Close())
+		errs = append(errs, n.vm.Close(context.Background()))
 		n.closeErr = errors.Join(errs...)
 	})
 	return n.closeErr

@@ -21,6 +21,8 @@ func KindName(k uint8) string {
 		return "command"
 	case KindCommandResult:
 		return "command-result"
+	case KindContractCommand:
+		return "contract-command"
 	}
 	return "unknown"
 }
