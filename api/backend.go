@@ -34,6 +34,9 @@
 //	GET  /v1/firmware/{model}/latest                ?height= ?prove=
 //	GET  /v1/firmware/{model}/releases?after=&limit=
 //	GET  /v1/firmware/{model}/releases/{version}    ?height= ?prove=
+//	GET  /v1/contracts/{addr}                       ?height= ?prove=
+//	GET  /v1/contracts/{addr}/state/{hex key}       ?height= ?prove=
+//	GET  /v1/codes/{hash}                           ?height= ?prove=
 //	GET  /v1/blocks/latest, /v1/blocks/{height}
 //	GET  /v1/status
 //	GET  /v1/events?device=&account=&kind=&from_height=   Server-Sent Events

@@ -375,3 +375,37 @@ type ReleasePage struct {
 	Items []*Release `json:"items"`
 	Next  string     `json:"next,omitempty"`
 }
+
+// Contract is a contract instance's record.
+type Contract struct {
+	Address  string `json:"address"`
+	CodeHash Hex    `json:"code_hash"`
+	Creator  string `json:"creator"`
+	Admin    string `json:"admin,omitempty"`
+	Label    string `json:"label,omitempty"`
+	Created  int64  `json:"created_height"`
+	Migrated int64  `json:"migrated_height,omitempty"`
+	TxHash   Hex    `json:"tx_hash"`
+	Proof    *Proof `json:"proof,omitempty"`
+}
+
+// ContractState is one entry of a contract's storage.
+type ContractState struct {
+	Contract string `json:"contract"`
+	Key      Hex    `json:"key"`
+	Value    Hex    `json:"value"`
+	Proof    *Proof `json:"proof,omitempty"`
+}
+
+// Code is the record of stored contract code.
+type Code struct {
+	Hash     Hex      `json:"hash"`
+	Size     uint64   `json:"size"`
+	Uploader string   `json:"uploader"`
+	Chunks   uint32   `json:"chunks"`
+	Height   int64    `json:"height"`
+	Entries  []string `json:"entries"`
+	InitGas  uint64   `json:"init_gas"`
+	TxHash   Hex      `json:"tx_hash"`
+	Proof    *Proof   `json:"proof,omitempty"`
+}
