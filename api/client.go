@@ -93,8 +93,9 @@ func (c *Client) SubmitTx(ctx context.Context, raw []byte, mode string) (*Submis
 		q.Set("mode", mode)
 	}
 	if dl, ok := ctx.Deadline(); ok && mode != ModeSync {
-		// Leave the answer a little time to travel.
-		wait := time.Until(dl) * 9 / 10
+		// Leave the answer a third of the time to travel and be scheduled
+		// (a loaded gateway answers late; a tenth was not always enough).
+		wait := time.Until(dl) * 2 / 3
 		if wait < time.Millisecond {
 			wait = time.Millisecond
 		}
