@@ -118,6 +118,7 @@ var statusOf = map[*errs.Class]int{
 	errs.ErrUnknownContract: http.StatusNotFound,
 	errs.ErrUnknownCode:     http.StatusNotFound,
 	errs.ErrNotAdmin:        http.StatusForbidden,
+	errs.ErrBadCondition:    http.StatusBadRequest,
 
 	// Queries.
 	errs.ErrNotFound:     http.StatusNotFound,

@@ -198,6 +198,7 @@ var (
 	ErrUnknownContract = define(126, "ErrUnknownContract", "no contract at this address")
 	ErrUnknownCode     = define(127, "ErrUnknownCode", "no contract code stored under this hash")
 	ErrNotAdmin        = define(128, "ErrNotAdmin", "signer is not the contract's admin")
+	ErrBadCondition    = define(129, "ErrBadCondition", "trigger condition is not a bool CEL expression within the cost bound")
 
 	// Blob store (never produced by the ledger itself).
 	ErrBlobNotFound     = define(110, "ErrBlobNotFound", "content not found on this gateway or its peers")

@@ -208,6 +208,8 @@ func (l *Ledger) InitChain(chainID string, g Genesis) (appHash []byte, err error
 // BlockResult is the outcome of FinalizeBlock.
 type BlockResult struct {
 	TxResults []Result
+	// Events are those of the contract triggers run after the txs.
+	Events []exec.Event
 	// AppHash is the root over all state after this block: it goes into the
 	// next block's header.
 	AppHash []byte
@@ -238,6 +240,17 @@ func (l *Ledger) FinalizeBlock(h exec.Header, txs [][]byte) (res *BlockResult, e
 		r, fee := l.runTx(modeDeliver, block, h, &p, l.chainID, raw, decoded[i], uint32(i))
 		res.TxResults[i] = r
 		if fees, err = fees.Add(fee); err != nil {
+			return nil, fmt.Errorf("ledger: fee total: %w", err)
+		}
+	}
+	if l.cfg.Contracts != nil {
+		env := &contract.Env{Runtime: l.cfg.Contracts, Limits: p.contractLimits(), KV: block, View: l.blockView}
+		tr, err := contract.RunTriggers(block, env, h, &p.Gas, uint32(len(txs)), p.MinGasPriceMilli)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: triggers at %d: %w", h.Height, err)
+		}
+		res.Events = tr.Events
+		if fees, err = fees.Add(tr.Fees); err != nil {
 			return nil, fmt.Errorf("ledger: fee total: %w", err)
 		}
 	}

@@ -46,6 +46,18 @@ type Params struct {
 	// CodeByteGas is charged per byte of contract code when its upload
 	// completes, for validating, instrumenting and compiling it.
 	CodeByteGas uint64 `json:"code_byte_gas" cbor:"17,keyasint"`
+	// TriggerGasPerBlock is the gas all contract trigger invocations of a
+	// block may use together (0: triggers queue but never run); one
+	// invocation may use TriggerGasLimit, and runs only while the budget
+	// left covers that much. What does not fit waits for the next block.
+	TriggerGasPerBlock uint64 `json:"trigger_gas_per_block" cbor:"18,keyasint"`
+	TriggerGasLimit    uint64 `json:"trigger_gas_limit" cbor:"19,keyasint"`
+	// MaxConditionCost bounds a reading trigger's CEL condition: its
+	// estimated worst-case cost at subscription and its actual cost.
+	MaxConditionCost uint64 `json:"max_condition_cost" cbor:"20,keyasint"`
+	// MaxSubscribersPerDevice bounds the contracts with a reading trigger
+	// on one device (the device's readings pay for queueing them).
+	MaxSubscribersPerDevice uint64 `json:"max_subscribers_per_device" cbor:"21,keyasint"`
 }
 
 // MaxGasPrice bounds each entry of the gas schedule.
@@ -73,6 +85,11 @@ func DefaultParams() Params {
 
 		MaxCodeBytes: 4 << 20,
 		CodeByteGas:  1,
+
+		TriggerGasPerBlock:      50_000_000,
+		TriggerGasLimit:         5_000_000,
+		MaxConditionCost:        1_000,
+		MaxSubscribersPerDevice: 16,
 	}
 }
 
@@ -101,6 +118,8 @@ func (p Params) Validate() error {
 		return fmt.Errorf("params: max_code_bytes %d above %d", p.MaxCodeBytes, txn.MaxCodeSize)
 	case p.CodeByteGas > MaxGasPrice:
 		return fmt.Errorf("params: code_byte_gas %d above %d", p.CodeByteGas, MaxGasPrice)
+	case p.TriggerGasPerBlock > 0 && (p.TriggerGasLimit == 0 || p.TriggerGasLimit > p.TriggerGasPerBlock):
+		return fmt.Errorf("params: trigger_gas_limit %d outside [1, trigger_gas_per_block %d]", p.TriggerGasLimit, p.TriggerGasPerBlock)
 	}
 	// Bounded prices keep every gas charge (price × at most a few MiB) far
 	// from overflowing uint64.
@@ -138,5 +157,7 @@ func (p *Params) messageLimits() message.Limits {
 func (p *Params) fileLimits() file.Limits { return file.Limits{MaxFileSize: p.MaxFileSize} }
 
 func (p *Params) contractLimits() contract.Limits {
-	return contract.Limits{MaxCodeBytes: p.MaxCodeBytes, CodeByteGas: p.CodeByteGas, MessageRetention: p.MessageRetention}
+	return contract.Limits{MaxCodeBytes: p.MaxCodeBytes, CodeByteGas: p.CodeByteGas, MessageRetention: p.MessageRetention,
+		TriggerGasLimit: p.TriggerGasLimit, TriggerGasPerBlock: p.TriggerGasPerBlock,
+		MaxConditionCost: p.MaxConditionCost, MaxSubscribersPerDevice: p.MaxSubscribersPerDevice}
 }

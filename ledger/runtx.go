@@ -191,7 +191,8 @@ func checkContractMsg(m txn.Msg, p *Params, haveRuntime bool) error {
 		if m.TotalSize > p.MaxCodeBytes {
 			return errs.ErrPayloadTooLarge.Wrap("contract code of %d bytes exceeds %d", m.TotalSize, p.MaxCodeBytes)
 		}
-	case *txn.ContractInstantiate, *txn.ContractCall, *txn.ContractMigrate, *txn.ContractCancelStore:
+	case *txn.ContractInstantiate, *txn.ContractCall, *txn.ContractMigrate, *txn.ContractCancelStore,
+		*txn.ContractSubscribe, *txn.ContractUnsubscribe:
 	default:
 		return nil
 	}
@@ -382,6 +383,10 @@ func runMsgs(c *exec.Context, tx *txn.Tx, p *Params, records int, env *contract.
 			err = contract.Call(c, env, m)
 		case *txn.ContractMigrate:
 			err = contract.Migrate(c, env, m)
+		case *txn.ContractSubscribe:
+			err = contract.Subscribe(c, env, m)
+		case *txn.ContractUnsubscribe:
+			err = contract.Unsubscribe(c, env, m)
 		default:
 			err = errs.ErrUnknownMsg.Wrap("%T", m)
 		}
@@ -405,5 +410,8 @@ func submitReading(c *exec.Context, m *txn.ReadingSubmit, p *Params, records int
 	}
 	reading.Submit(c, &d, m, records, p.ReadingRetention)
 	device.Put(c, &d)
+	// Contracts with a reading trigger on the device: queued in tx order,
+	// run at the block's end (contract.RunTriggers).
+	contract.EnqueueReading(c, d.ID, c.Nonce, m.Payload)
 	return nil
 }

@@ -92,6 +92,9 @@ func sampleMsgs(tb testing.TB) map[txn.MsgType]txn.Msg {
 		txn.TypeContractCall:        &txn.ContractCall{Contract: addr(17), Args: []byte("\x09increment\x01"), Funds: 5},
 		txn.TypeContractMigrate:     &txn.ContractMigrate{Contract: addr(18), CodeHash: bytes.Repeat([]byte{0xc1}, 32), Args: []byte{0}},
 		txn.TypeContractCancelStore: &txn.ContractCancelStore{CodeHash: bytes.Repeat([]byte{0xc0}, 32)},
+		txn.TypeContractSubscribe: &txn.ContractSubscribe{Contract: addr(19), Kind: txn.TriggerReading,
+			Devices: []keys.Address{addr(20)}, Condition: `records["temp"] > 25000`},
+		txn.TypeContractUnsubscribe: &txn.ContractUnsubscribe{Contract: addr(19), Kind: txn.TriggerTick},
 	}
 }
 

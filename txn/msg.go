@@ -44,6 +44,8 @@ const (
 	TypeContractCall        MsgType = 98
 	TypeContractMigrate     MsgType = 99
 	TypeContractCancelStore MsgType = 100
+	TypeContractSubscribe   MsgType = 101
+	TypeContractUnsubscribe MsgType = 102
 )
 
 // Msg is one operation inside a tx.
@@ -87,6 +89,8 @@ var kinds = map[MsgType]msgKind{
 	TypeContractCall:          {"contract.call", func() Msg { return new(ContractCall) }},
 	TypeContractMigrate:       {"contract.migrate", func() Msg { return new(ContractMigrate) }},
 	TypeContractCancelStore:   {"contract.cancel_store", func() Msg { return new(ContractCancelStore) }},
+	TypeContractSubscribe:     {"contract.subscribe", func() Msg { return new(ContractSubscribe) }},
+	TypeContractUnsubscribe:   {"contract.unsubscribe", func() Msg { return new(ContractUnsubscribe) }},
 }
 
 // String is the kind's stable name, e.g. "device.register".
@@ -104,7 +108,8 @@ func Types() []MsgType {
 		TypeDeviceDecommission, TypeReadingSubmit, TypeMessageSend, TypeMessageReceipt, TypeMessageGrant,
 		TypeFilePublish, TypeFilePin, TypeFileUnpin, TypeFileGrant,
 		TypeFirmwareRegisterModel, TypeFirmwareRelease, TypeFirmwareReport,
-		TypeContractStore, TypeContractInstantiate, TypeContractCall, TypeContractMigrate, TypeContractCancelStore}
+		TypeContractStore, TypeContractInstantiate, TypeContractCall, TypeContractMigrate, TypeContractCancelStore,
+		TypeContractSubscribe, TypeContractUnsubscribe}
 }
 
 // AnyMsg carries one Msg; on the wire it is the array [type, msg].

@@ -18,6 +18,16 @@ type Limits struct {
 	// MessageRetention is how many blocks a command a contract sends stays
 	// in the recipient's inbox (the message domain's retention).
 	MessageRetention int64
+	// TriggerGasLimit bounds one trigger invocation; TriggerGasPerBlock
+	// the gas of all trigger invocations of a block (0: none run).
+	TriggerGasLimit    uint64
+	TriggerGasPerBlock uint64
+	// MaxConditionCost bounds a trigger condition's estimated and actual
+	// CEL cost.
+	MaxConditionCost uint64
+	// MaxSubscribersPerDevice bounds the contracts with a reading trigger
+	// on one device.
+	MaxSubscribersPerDevice uint64
 }
 
 // Env is what contract msgs need beyond the tx's exec.Context. The ledger

@@ -30,6 +30,7 @@ var (
 	sources   = map[string]string{ // name -> package
 		"counter": "../../vm/sdk/examples/counter",
 		"probe":   "./testdata/probe",
+		"watcher": "./testdata/watcher",
 	}
 )
 

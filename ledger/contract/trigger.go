@@ -1,0 +1,480 @@
+package contract
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"math"
+	"math/bits"
+	"slices"
+	"strconv"
+
+	"github.com/hypha-iot/hypha/errs"
+	"github.com/hypha-iot/hypha/keys"
+	"github.com/hypha-iot/hypha/ledger/account"
+	"github.com/hypha-iot/hypha/ledger/device"
+	"github.com/hypha-iot/hypha/ledger/exec"
+	"github.com/hypha-iot/hypha/txn"
+)
+
+// Triggers (docs/decisions/0017-contracts.md, "Triggers") add these keys
+// under "ctr/":
+//
+//	ctr/t/{contract:20}{kind:1} -> Subscription
+//	ctr/d/{device:20}           -> Subscribers (contracts with a reading trigger on the device)
+//	ctr/k/{height:8}            -> Subscribers (contracts whose tick is due at height)
+//	ctr/q/{seq:8}               -> Pending (a queued invocation)
+//	ctr/qp                      -> QueuePos
+//
+// None needs iteration: exec.Cache cannot range over a block's writes.
+const (
+	subPrefix      = "ctr/t/"
+	devSubPrefix   = "ctr/d/"
+	tickPrefix     = "ctr/k/"
+	queuePrefix    = "ctr/q/"
+	queuePosKeyStr = "ctr/qp"
+)
+
+// Subscription is a contract's trigger of one kind.
+type Subscription struct {
+	Kind      uint8          `cbor:"1,keyasint" json:"kind"`
+	Devices   []keys.Address `cbor:"2,keyasint,omitempty" json:"devices,omitempty"`
+	Condition string         `cbor:"3,keyasint,omitempty" json:"condition,omitempty"`
+	Every     uint64         `cbor:"4,keyasint,omitempty" json:"every,omitempty"`
+	// Next is the height of the next tick (tick triggers).
+	Next   int64 `cbor:"5,keyasint,omitempty" json:"next,omitempty"`
+	Height int64 `cbor:"6,keyasint" json:"height"`
+}
+
+// Subscribers is a sorted set of contract addresses.
+type Subscribers struct {
+	Contracts []keys.Address `cbor:"1,keyasint"`
+}
+
+// Pending is a queued trigger invocation.
+type Pending struct {
+	Contract keys.Address `cbor:"1,keyasint"`
+	Kind     uint8        `cbor:"2,keyasint"`
+	// Height is the height of the reading or of the tick.
+	Height int64 `cbor:"3,keyasint"`
+	// Reading triggers: the reading and the condition it must satisfy,
+	// as subscribed when the reading was submitted.
+	Device    keys.Address `cbor:"4,keyasint,omitempty"`
+	Counter   uint64       `cbor:"5,keyasint,omitempty"`
+	Payload   []byte       `cbor:"6,keyasint,omitempty"`
+	Condition string       `cbor:"7,keyasint,omitempty"`
+}
+
+// QueuePos is the trigger queue's head (next to run) and tail (next free).
+type QueuePos struct {
+	Head uint64 `cbor:"1,keyasint"`
+	Tail uint64 `cbor:"2,keyasint"`
+}
+
+// SubscriptionKey is the key of a contract's trigger of kind.
+func SubscriptionKey(addr keys.Address, kind uint8) []byte {
+	return cat(subPrefix, addr[:], []byte{kind})
+}
+
+// DeviceSubscribersKey is the key of the contracts subscribed to a device's readings.
+func DeviceSubscribersKey(dev keys.Address) []byte { return cat(devSubPrefix, dev[:]) }
+
+// TickKey is the key of the contracts whose tick is due at height.
+func TickKey(height int64) []byte {
+	return binary.BigEndian.AppendUint64([]byte(tickPrefix), uint64(height))
+}
+
+// QueueKey is the key of queued invocation seq.
+func QueueKey(seq uint64) []byte { return binary.BigEndian.AppendUint64([]byte(queuePrefix), seq) }
+
+// QueuePosKey is the key of the queue's position.
+func QueuePosKey() []byte { return []byte(queuePosKeyStr) }
+
+func addSub(c *exec.Context, key []byte, addr keys.Address) int {
+	var s Subscribers
+	c.GetRecord(key, &s)
+	i, found := slices.BinarySearchFunc(s.Contracts, addr, func(a, b keys.Address) int { return bytes.Compare(a[:], b[:]) })
+	if !found {
+		s.Contracts = slices.Insert(s.Contracts, i, addr)
+		c.SetRecord(key, &s)
+	}
+	return len(s.Contracts)
+}
+
+func removeSub(c *exec.Context, key []byte, addr keys.Address) {
+	var s Subscribers
+	if !c.GetRecord(key, &s) {
+		return
+	}
+	i, found := slices.BinarySearchFunc(s.Contracts, addr, func(a, b keys.Address) int { return bytes.Compare(a[:], b[:]) })
+	if !found {
+		return
+	}
+	s.Contracts = slices.Delete(s.Contracts, i, i+1)
+	if len(s.Contracts) == 0 {
+		c.Delete(key)
+	} else {
+		c.SetRecord(key, &s)
+	}
+}
+
+func entryOf(kind uint8) string {
+	if kind == txn.TriggerReading {
+		return EntryOnReading
+	}
+	return EntryOnTick
+}
+
+// requireManager fails unless the signer is the contract's admin or creator.
+func requireManager(c *exec.Context, ct *Contract) error {
+	if c.Signer == ct.Creator || ct.Admin != nil && *ct.Admin == c.Signer {
+		return nil
+	}
+	return errs.ErrNotAdmin.Wrap("%s is neither the admin nor the creator of %s", c.Signer, ct.Address)
+}
+
+// unsubscribe removes the trigger of kind and its index entries; false if
+// there was none.
+func unsubscribe(c *exec.Context, addr keys.Address, kind uint8) bool {
+	k := SubscriptionKey(addr, kind)
+	var old Subscription
+	if !c.GetRecord(k, &old) {
+		return false
+	}
+	for _, d := range old.Devices {
+		removeSub(c, DeviceSubscribersKey(d), addr)
+	}
+	if old.Kind == txn.TriggerTick {
+		removeSub(c, TickKey(old.Next), addr)
+	}
+	c.Delete(k)
+	return true
+}
+
+// Subscribe executes contract.subscribe: signed by the contract's admin or
+// creator, it sets (or replaces) the contract's trigger of the kind. The
+// code must export the entry point (on_reading, on_tick). A reading
+// trigger's devices must be registered and owned by the signer (the owner
+// consents, as its readings carry the queueing cost), each device has at
+// most Limits.MaxSubscribersPerDevice subscribed contracts, and the
+// condition must compile within Limits.MaxConditionCost (ErrBadCondition).
+func Subscribe(c *exec.Context, env *Env, m *txn.ContractSubscribe) error {
+	if err := requireRuntime(env); err != nil {
+		return err
+	}
+	ct, err := mustGet(c, m.Contract)
+	if err != nil {
+		return err
+	}
+	if err := requireManager(c, &ct); err != nil {
+		return err
+	}
+	code, err := codeOf(c, &ct)
+	if err != nil {
+		return err
+	}
+	entry := entryOf(m.Kind)
+	if !code.HasEntry(entry) {
+		return errs.ErrNoEntryPoint.Wrap("contract %s exports no %s entry point", ct.Address, entry)
+	}
+	sub := Subscription{Kind: m.Kind, Height: c.Header.Height}
+	if m.Kind == txn.TriggerReading {
+		if m.Condition != "" {
+			if err := CheckCondition(m.Condition, env.Limits.MaxConditionCost); err != nil {
+				return err
+			}
+		}
+		for _, id := range m.Devices {
+			d, ok := device.Get(c, id)
+			if !ok {
+				return errs.ErrUnknownDevice.Wrap("%s", id.Device())
+			}
+			if d.Owner != c.Signer {
+				return errs.ErrUnauthorized.Wrap("%s is not the owner of %s", c.Signer, id.Device())
+			}
+		}
+		sub.Devices, sub.Condition = slices.Clone(m.Devices), m.Condition
+	} else {
+		if m.Every > math.MaxInt32 {
+			return errs.ErrInvalidMsg.Wrap("tick every %d blocks: at most %d", m.Every, math.MaxInt32)
+		}
+		sub.Every, sub.Next = m.Every, c.Header.Height+int64(m.Every)
+	}
+	unsubscribe(c, ct.Address, m.Kind)
+	for _, d := range sub.Devices {
+		if n := addSub(c, DeviceSubscribersKey(d), ct.Address); uint64(n) > env.Limits.MaxSubscribersPerDevice {
+			return errs.ErrInvalidMsg.Wrap("device %s has %d subscribed contracts, at most %d", d.Device(), n,
+				env.Limits.MaxSubscribersPerDevice)
+		}
+	}
+	if m.Kind == txn.TriggerTick {
+		addSub(c, TickKey(sub.Next), ct.Address)
+	}
+	c.SetRecord(SubscriptionKey(ct.Address, m.Kind), &sub)
+	attrs := []exec.Attr{exec.Ix("contract", ct.Address.String()), exec.A("kind", entry)}
+	if m.Kind == txn.TriggerTick {
+		attrs = append(attrs, exec.A("every", exec.U(m.Every)))
+	} else {
+		attrs = append(attrs, exec.A("devices", exec.U(uint64(len(m.Devices)))))
+	}
+	c.Emit("contract.subscribe", attrs...)
+	return nil
+}
+
+// Unsubscribe executes contract.unsubscribe. Invocations already queued
+// still run.
+func Unsubscribe(c *exec.Context, env *Env, m *txn.ContractUnsubscribe) error {
+	if err := requireRuntime(env); err != nil {
+		return err
+	}
+	ct, err := mustGet(c, m.Contract)
+	if err != nil {
+		return err
+	}
+	if err := requireManager(c, &ct); err != nil {
+		return err
+	}
+	if !unsubscribe(c, ct.Address, m.Kind) {
+		return errs.ErrInvalidMsg.Wrap("%s has no %s trigger", ct.Address, entryOf(m.Kind))
+	}
+	c.Emit("contract.unsubscribe", exec.Ix("contract", ct.Address.String()), exec.A("kind", entryOf(m.Kind)))
+	return nil
+}
+
+func push(c *exec.Context, p *Pending) {
+	var pos QueuePos
+	c.GetRecord(QueuePosKey(), &pos)
+	c.SetRecord(QueueKey(pos.Tail), p)
+	pos.Tail++
+	c.SetRecord(QueuePosKey(), &pos)
+}
+
+// EnqueueReading queues a reading trigger invocation for each contract
+// subscribed to the device, in address order, with the subscription's
+// condition as it stands now. It runs in the reading's tx (whose gas pays
+// the writes, and which takes them back if it fails), so readings are
+// queued in tx order.
+//
+// The lookup of the device's subscribers is not metered: it is part of
+// every reading's price, so readings of devices without subscribers cost
+// what they did before triggers.
+func EnqueueReading(c *exec.Context, dev keys.Address, counter uint64, payload []byte) {
+	var s Subscribers
+	if !unmetered(c, func() bool { return c.GetRecord(DeviceSubscribersKey(dev), &s) }) {
+		return
+	}
+	for _, addr := range s.Contracts {
+		var sub Subscription
+		if !c.GetRecord(SubscriptionKey(addr, txn.TriggerReading), &sub) {
+			continue
+		}
+		push(c, &Pending{Contract: addr, Kind: txn.TriggerReading, Height: c.Header.Height, Device: dev,
+			Counter: counter, Payload: payload, Condition: sub.Condition})
+	}
+}
+
+// unmetered runs fn with c's meter swapped for an unlimited one.
+func unmetered(c *exec.Context, fn func() bool) bool {
+	m := c.Meter
+	c.Meter = &exec.Meter{Limit: math.MaxUint64}
+	defer func() { c.Meter = m }()
+	return fn()
+}
+
+// scheduleTicks queues the ticks due at the context's height, in address
+// order, and schedules each contract's next tick.
+func scheduleTicks(c *exec.Context) {
+	h := c.Header.Height
+	var s Subscribers
+	if !c.GetRecord(TickKey(h), &s) {
+		return
+	}
+	c.Delete(TickKey(h))
+	for _, addr := range s.Contracts {
+		sk := SubscriptionKey(addr, txn.TriggerTick)
+		var sub Subscription
+		if !c.GetRecord(sk, &sub) || sub.Next != h {
+			continue
+		}
+		push(c, &Pending{Contract: addr, Kind: txn.TriggerTick, Height: h})
+		sub.Next = h + int64(sub.Every)
+		c.SetRecord(sk, &sub)
+		addSub(c, TickKey(sub.Next), addr)
+	}
+}
+
+// triggerFee is the fee of gas at priceMilli uhyp per 1,000 gas, rounded up.
+func triggerFee(gas, priceMilli uint64) txn.Amount {
+	hi, lo := bits.Mul64(gas, priceMilli)
+	if hi >= 1000 {
+		return txn.Amount(math.MaxUint64)
+	}
+	q, r := bits.Div64(hi, lo, 1000)
+	if r > 0 {
+		q++
+	}
+	return txn.Amount(q)
+}
+
+// TriggerResult is what RunTriggers did in one block.
+type TriggerResult struct {
+	// Ran is the number of invocations taken off the queue; Left the
+	// number still queued.
+	Ran, Left uint64
+	// Fees are the gas fees paid by the contracts, for the fee pool.
+	Fees txn.Amount
+	// Events has one "contract.trigger" event per invocation run (with
+	// the invocation's own events before it when it succeeded).
+	Events []exec.Event
+}
+
+// RunTriggers runs at the end of a block, after its txs: it queues the
+// ticks due at h.Height after the readings the txs queued, then runs the
+// queue in order while the block's trigger budget
+// (Limits.TriggerGasPerBlock) can still cover a whole invocation
+// (Limits.TriggerGasLimit); the rest waits for the next block, in order.
+//
+// Each invocation runs in a child of kv written back only if it succeeds;
+// a failure is recorded in its event and the queue moves on. A reading
+// whose condition is false costs the condition's CEL cost and runs
+// nothing. The contract pays the gas used at the chain's minimum price
+// from its own balance; a contract whose balance cannot cover
+// TriggerGasLimit at that price is not run (ErrInsufficientFunds).
+//
+// firstIndex is the TxIndex given to the first invocation (the block's tx
+// count), so that contract commands get cursors after the block's txs.
+func RunTriggers(kv *exec.Cache, env *Env, h exec.Header, gas *exec.GasSchedule, firstIndex uint32, priceMilli uint64) (TriggerResult, error) {
+	var out TriggerResult
+	if err := requireRuntime(env); err != nil {
+		return out, nil
+	}
+	free := exec.NewContext(h, gas, &exec.Meter{Limit: math.MaxUint64}, kv)
+	scheduleTicks(free)
+	var pos QueuePos
+	free.GetRecord(QueuePosKey(), &pos)
+	limit, budget := env.Limits.TriggerGasLimit, env.Limits.TriggerGasPerBlock
+	idx := firstIndex
+	for pos.Head < pos.Tail && limit > 0 && budget >= limit {
+		seq := pos.Head
+		var p Pending
+		if !free.GetRecord(QueueKey(seq), &p) {
+			return out, errs.ErrInternal.Wrap("trigger queue entry %d missing", seq)
+		}
+		free.Delete(QueueKey(seq))
+		pos.Head++
+		out.Ran++
+		used, evs := runPending(free, kv, env, h, gas, idx, seq, &p, limit, priceMilli, &out.Fees)
+		idx++
+		budget -= used
+		out.Events = append(out.Events, evs...)
+	}
+	if out.Ran > 0 {
+		free.SetRecord(QueuePosKey(), &pos)
+	}
+	out.Left = pos.Tail - pos.Head
+	return out, nil
+}
+
+// runPending runs one invocation and returns the gas it used and its
+// events.
+func runPending(free *exec.Context, kv *exec.Cache, env *Env, h exec.Header, gas *exec.GasSchedule, txIndex uint32,
+	seq uint64, p *Pending, limit, priceMilli uint64, fees *txn.Amount) (uint64, []exec.Event) {
+	entry := entryOf(p.Kind)
+	attrs := []exec.Attr{exec.Ix("contract", p.Contract.String()), exec.A("entry", entry), exec.A("seq", exec.U(seq)),
+		exec.A("height", strconv.FormatInt(p.Height, 10))}
+	if p.Kind == txn.TriggerReading {
+		attrs = append(attrs, exec.Ix("device", p.Device.Device()), exec.A("counter", exec.U(p.Counter)))
+	}
+	fail := func(used uint64, err error) (uint64, []exec.Event) {
+		c := errs.Of(err)
+		return used, []exec.Event{{Type: "contract.trigger", Attrs: append(attrs, exec.A("gas_used", exec.U(used)),
+			exec.A("error", c.Name), exec.A("log", errs.Message(err)))}}
+	}
+	ct, ok := Get(free, p.Contract)
+	if !ok {
+		return fail(0, errs.ErrUnknownContract.Wrap("%s", p.Contract))
+	}
+	acct := account.Get(free, ct.Address)
+	if acct.Balance < triggerFee(limit, priceMilli) {
+		return fail(0, errs.ErrInsufficientFunds.Wrap("contract %s has %d%s, a trigger may cost %d%s", ct.Address,
+			acct.Balance, txn.Denom, triggerFee(limit, priceMilli), txn.Denom))
+	}
+	meter := &exec.Meter{Limit: limit}
+	pay := func() {
+		a := account.Get(free, ct.Address)
+		f := min(triggerFee(meter.Used, priceMilli), a.Balance)
+		if f > 0 {
+			a.Balance -= f
+			account.Put(free, ct.Address, a)
+			*fees += f
+		}
+	}
+	var input []byte
+	if p.Kind == txn.TriggerReading {
+		match, cost := evalCondition(p.Condition, env.Limits.MaxConditionCost, p.Device, p.Counter, p.Payload)
+		meter.Used = min(cost, limit)
+		if !match {
+			pay()
+			return meter.Used, nil
+		}
+		input = appendBytes(nil, p.Device[:])
+		input = appendULEB(input, p.Counter)
+		input = appendBytes(input, p.Payload)
+		input = appendULEB(input, uint64(p.Height))
+	} else {
+		input = appendULEB(nil, uint64(p.Height))
+	}
+	child := exec.NewCache(kv)
+	ic := exec.NewContext(h, gas, meter, child)
+	ic.TxHash = triggerHash(h.Height, seq)
+	ic.Signer, ic.TxIndex = ct.Address, txIndex
+	if p.Kind == txn.TriggerReading {
+		ic.Signer = p.Device
+	}
+	err := func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				o, ok := r.(exec.OutOfGas)
+				if !ok {
+					panic(r)
+				}
+				err = errs.ErrOutOfGas.Wrap("trigger gas limit %d, wanted %d", o.Limit, o.Wanted)
+			}
+		}()
+		code, err := codeOf(ic, &ct)
+		if err != nil {
+			return err
+		}
+		if !code.HasEntry(entry) {
+			return errs.ErrNoEntryPoint.Wrap("contract %s exports no %s entry point", ct.Address, entry)
+		}
+		ienv := &Env{Runtime: env.Runtime, Limits: env.Limits, KV: child, View: env.View}
+		_, err = run(ic, ienv, &ct, &code, entry, input, 0)
+		return err
+	}()
+	if err != nil {
+		pay()
+		return fail(meter.Used, err)
+	}
+	child.WriteTo(kv)
+	pay()
+	evs := append(ic.Events(), exec.Event{Type: "contract.trigger", Attrs: append(attrs, exec.A("gas_used", exec.U(meter.Used)))})
+	return meter.Used, evs
+}
+
+// triggerHash stands for the tx hash of an invocation (its seed, command
+// ids): SHA-256("hypha/trigger/v1" || height:8 || seq:8).
+func triggerHash(height int64, seq uint64) [32]byte {
+	b := append([]byte("hypha/trigger/v1"), binary.BigEndian.AppendUint64(nil, uint64(height))...)
+	return sha256.Sum256(binary.BigEndian.AppendUint64(b, seq))
+}
+
+func appendULEB(b []byte, v uint64) []byte {
+	for v >= 0x80 {
+		b = append(b, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(b, byte(v))
+}
+
+func appendBytes(b, v []byte) []byte { return append(appendULEB(b, uint64(len(v))), v...) }
