@@ -178,7 +178,7 @@ var (
 
 	// Files and firmware (ledger side).
 	ErrUnknownFile     = define(90, "ErrUnknownFile", "no file record for this CID")
-	ErrFileExists      = define(91, "ErrFileExists", "file already published by this publisher")
+	ErrFileExists      = define(91, "ErrFileExists", "a record for this CID already exists")
 	ErrNotGateway      = define(92, "ErrNotGateway", "signer is not a gateway of this network")
 	ErrInvalidCID      = define(93, "ErrInvalidCID", "invalid content identifier")
 	ErrUnknownModel    = define(94, "ErrUnknownModel", "no manufacturer registered for this device model")
