@@ -42,7 +42,8 @@ against the SDK in vm/sdk (see vm/sdk/examples). Code is stored in chunks,
 one tx each; the last one validates, meters and deploys it under its SHA-256.
 Arguments are in the SDK's encoding: --arg s:TEXT, u:NUMBER or x:HEX, in order.`,
 	}
-	c.AddCommand(contractStoreCmd(g), contractInstantiateCmd(g), contractCallCmd(g), contractShowCmd(g), contractStateCmd(g))
+	c.AddCommand(contractStoreCmd(g), contractInstantiateCmd(g), contractCallCmd(g), contractShowCmd(g), contractStateCmd(g),
+		contractSubscribeCmd(g))
 	return withRejections(g, group(c))
 }
 

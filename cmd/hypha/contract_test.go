@@ -47,6 +47,16 @@ func TestContractCommands(t *testing.T) {
 	if !strings.Contains(out, stored.CodeHash) || !strings.Contains(out, "counter") {
 		t.Fatalf("show:\n%s", out)
 	}
+	// Triggers: the counter exports no on_tick, so a tick subscription is
+	// refused by the ledger; a reading trigger with a condition that is not
+	// a bool is refused before any state changes.
+	if _, stderr, code := cli(t, tn.args("contract", "subscribe", inst.Contract, "--from", "dev", "--every", "3")...); code != 3 || !strings.Contains(stderr, "ErrNoEntryPoint") {
+		t.Fatalf("tick subscription on a counter: exit %d: %s", code, stderr)
+	}
+	if _, _, code := cli(t, tn.args("contract", "subscribe", inst.Contract, "--from", "dev")...); code != 2 {
+		t.Fatalf("subscribe with neither --reading nor --every: exit %d", code)
+	}
+
 	// Refusals: a bad argument, an unknown method (the contract reverts).
 	if _, _, code := cli(t, tn.args("contract", "call", inst.Contract, "--from", "dev", "--arg", "q:1")...); code != 2 {
 		t.Fatalf("bad --arg: exit %d, want 2", code)
