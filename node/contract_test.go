@@ -3,9 +3,6 @@ package node_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,29 +11,14 @@ import (
 	"github.com/hypha-iot/hypha/ledger/contract"
 	"github.com/hypha-iot/hypha/txn"
 	"github.com/hypha-iot/hypha/vm/sdk"
+	"github.com/hypha-iot/hypha/vm/vmtest"
 )
-
-// buildCounter compiles the SDK's counter example to WebAssembly.
-func buildCounter(t *testing.T) []byte {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), "counter.wasm")
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-trimpath", "-o", out, "../vm/sdk/examples/counter")
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build counter: %v\n%s", err, b)
-	}
-	code, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return code
-}
 
 // A contract on two real validators: its code uploaded in chunks through
 // one gateway's API, instantiated and called through the other's; both
 // nodes hold the same contract state and app hash.
 func TestContractOnNodes(t *testing.T) {
-	code := buildCounter(t)
+	code := vmtest.Build(t, "../vm/sdk/examples/counter")
 	net := testnet.New(t, testnet.Options{Validators: 2, NoBlobs: true})
 	owner := &signer{key: devKey(t, net.Homes[0]), chain: "hypha-it"}
 	hash := sha256.Sum256(code)

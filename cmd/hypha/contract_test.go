@@ -2,10 +2,11 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hypha-iot/hypha/vm/vmtest"
 )
 
 // The contract commands against a real node: the SDK's counter example
@@ -13,10 +14,8 @@ import (
 // back with a proof; bad arguments are usage errors.
 func TestContractCommands(t *testing.T) {
 	wasm := filepath.Join(t.TempDir(), "counter.wasm")
-	build := exec.Command("go", "build", "-buildmode=c-shared", "-trimpath", "-o", wasm, "../../vm/sdk/examples/counter")
-	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build counter: %v\n%s", err, out)
+	if err := os.WriteFile(wasm, vmtest.Build(t, "../../vm/sdk/examples/counter"), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	tn := startNode(t)
 	var stored struct {
