@@ -3,6 +3,7 @@ package ledger
 import (
 	"encoding/hex"
 	"strconv"
+	"strings"
 
 	"github.com/hypha-iot/hypha/errs"
 	"github.com/hypha-iot/hypha/ledger/contract"
@@ -97,7 +98,7 @@ func (l *Ledger) queryContracts(r store.Reader, parts []string, single singleFun
 		}
 		return single(contract.UploadKey(a, h))
 	}
-	return QueryResponse{}, errs.ErrInvalidQuery.Wrap("unknown path /%s", joinParts(parts))
+	return QueryResponse{}, errs.ErrInvalidQuery.Wrap("unknown path /%s", strings.Join(parts, "/"))
 }
 
 func parseCodeHash(s string) ([32]byte, error) {

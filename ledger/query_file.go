@@ -3,6 +3,7 @@ package ledger
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"strings"
 
 	"github.com/ipfs/go-cid"
 
@@ -92,18 +93,7 @@ func (l *Ledger) queryFiles(r store.Reader, parts []string, single singleFunc, l
 			return single(file.ReleaseKey(model, binary.BigEndian.Uint64(raw)))
 		}
 	}
-	return QueryResponse{}, errs.ErrInvalidQuery.Wrap("unknown path /%s", joinParts(parts))
-}
-
-func joinParts(p []string) string {
-	out := ""
-	for i, s := range p {
-		if i > 0 {
-			out += "/"
-		}
-		out += s
-	}
-	return out
+	return QueryResponse{}, errs.ErrInvalidQuery.Wrap("unknown path /%s", strings.Join(parts, "/"))
 }
 
 // parseCID parses a CID in text form into its checked binary form.

@@ -63,7 +63,7 @@ func mustContract(tb testing.TB, name string) []byte {
 		var mu sync.Mutex
 		for name, pkg := range contracts {
 			wg.Go(func() {
-				cmd := exec.Command(goBin, "build", "-buildmode=c-shared", "-trimpath",
+				cmd := exec.Command(goBin, "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false",
 					"-o", filepath.Join(buildDir, name+".wasm"), pkg)
 				cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 				if out, err := cmd.CombinedOutput(); err != nil {
