@@ -49,7 +49,7 @@ import (
 //	/firmware/{model}/latest                       the latest release
 //	/firmware/{model}/version/{version}            one release
 //	/firmware/{model}/releases[?after=SEQ&limit=N]  list of releases, oldest first
-//	/contract/..., /contracts, /code/..., /codes, /upload/...   see query_contract.go
+//	/contract/..., /contracts, /code/..., /codes, /upload/..., /triggers/...   see query_contract.go
 //	/params   /fee_pool   /chain_id
 //	/store/{hex key}                                raw key
 const (
@@ -228,7 +228,7 @@ func (l *Ledger) query(req QueryRequest, height int64) (QueryResponse, error) {
 	case len(parts) >= 2 && (parts[0] == "file" || parts[0] == "files" || parts[0] == "gateway" ||
 		parts[0] == "gateways" || parts[0] == "firmware"):
 		return l.queryFiles(r, parts, single, list)
-	case parts[0] == "contract" || parts[0] == "contracts" || parts[0] == "code" || parts[0] == "codes" ||
+	case parts[0] == "contract" || parts[0] == "contracts" || parts[0] == "code" || parts[0] == "codes" || parts[0] == "triggers" ||
 		parts[0] == "upload":
 		return l.queryContracts(r, parts, single, list)
 	case len(parts) == 1 && parts[0] == "gateways":

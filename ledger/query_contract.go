@@ -23,6 +23,9 @@ type StateEntry struct {
 //	/contract/{addr}                               the contract record
 //	/contract/{addr}/state[?after=HEX&limit=N]     list of StateEntry
 //	/contract/{addr}/state/{hex key}               one storage entry: 0x00 || value as stored (provable)
+//	/contract/{addr}/trigger/{reading|tick|message} the contract's Subscription of that kind
+//	/triggers/queue                                the trigger queue's QueuePos (head: next to run, tail: next free)
+//	/triggers/queue/{seq}                          a queued invocation (Pending)
 //	/contracts[?after=ADDR&limit=N]                list of contract records
 //	/code/{hash hex}                               the record of stored code
 //	/code/{hash hex}/chunk/{idx}                   chunk idx of the code (the code is their concatenation)
@@ -53,7 +56,22 @@ func (l *Ledger) queryContracts(r store.Reader, parts []string, single singleFun
 				return QueryResponse{}, errs.ErrInvalidQuery.Wrap("storage key must be hex")
 			}
 			return single(contract.StorageKey(a, k))
+		case len(parts) == 4 && parts[2] == "trigger":
+			kind, ok := map[string]uint8{"reading": txn.TriggerReading, "tick": txn.TriggerTick,
+				"message": txn.TriggerMessage}[parts[3]]
+			if !ok {
+				return QueryResponse{}, errs.ErrInvalidQuery.Wrap("trigger kind %q: reading, tick or message", parts[3])
+			}
+			return single(contract.SubscriptionKey(a, kind))
 		}
+	case parts[0] == "triggers" && len(parts) == 2 && parts[1] == "queue":
+		return single(contract.QueuePosKey())
+	case parts[0] == "triggers" && len(parts) == 3 && parts[1] == "queue":
+		seq, err := strconv.ParseUint(parts[2], 10, 64)
+		if err != nil {
+			return QueryResponse{}, errs.ErrInvalidQuery.Wrap("queue sequence %q", parts[2])
+		}
+		return single(contract.QueueKey(seq))
 	case parts[0] == "contracts" && len(parts) == 1:
 		return list(contract.InstancePrefix(), addrCodec, valueItem)
 	case parts[0] == "codes" && len(parts) == 1:

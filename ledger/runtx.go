@@ -354,7 +354,11 @@ func runMsgs(c *exec.Context, tx *txn.Tx, p *Params, records int, env *contract.
 		case *txn.SetSealKey:
 			err = message.SetSealKey(c, m)
 		case *txn.MessageSend:
-			err = message.Send(c, m, p.messageLimits())
+			if contract.IsContract(c, m.To) {
+				err = contract.Message(c, env, m, p.messageLimits())
+			} else {
+				err = message.Send(c, m, p.messageLimits())
+			}
 		case *txn.MessageReceipt:
 			err = message.Receipt(c, m)
 		case *txn.MessageGrant:
@@ -387,6 +391,10 @@ func runMsgs(c *exec.Context, tx *txn.Tx, p *Params, records int, env *contract.
 			err = contract.Subscribe(c, env, m)
 		case *txn.ContractUnsubscribe:
 			err = contract.Unsubscribe(c, env, m)
+		case *txn.ContractAttach:
+			err = contract.Attach(c, env, m)
+		case *txn.ContractDetach:
+			err = contract.Detach(c, env, m)
 		default:
 			err = errs.ErrUnknownMsg.Wrap("%T", m)
 		}

@@ -95,6 +95,8 @@ func sampleMsgs(tb testing.TB) map[txn.MsgType]txn.Msg {
 		txn.TypeContractSubscribe: &txn.ContractSubscribe{Contract: addr(19), Kind: txn.TriggerReading,
 			Devices: []keys.Address{addr(20)}, Condition: `records["temp"] > 25000`},
 		txn.TypeContractUnsubscribe: &txn.ContractUnsubscribe{Contract: addr(19), Kind: txn.TriggerTick},
+		txn.TypeContractAttach:      &txn.ContractAttach{Contract: addr(19), Devices: []keys.Address{addr(21)}},
+		txn.TypeContractDetach:      &txn.ContractDetach{Contract: addr(19), Devices: []keys.Address{addr(21)}},
 	}
 }
 

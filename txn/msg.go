@@ -46,6 +46,8 @@ const (
 	TypeContractCancelStore MsgType = 100
 	TypeContractSubscribe   MsgType = 101
 	TypeContractUnsubscribe MsgType = 102
+	TypeContractAttach      MsgType = 103
+	TypeContractDetach      MsgType = 104
 )
 
 // Msg is one operation inside a tx.
@@ -91,6 +93,8 @@ var kinds = map[MsgType]msgKind{
 	TypeContractCancelStore:   {"contract.cancel_store", func() Msg { return new(ContractCancelStore) }},
 	TypeContractSubscribe:     {"contract.subscribe", func() Msg { return new(ContractSubscribe) }},
 	TypeContractUnsubscribe:   {"contract.unsubscribe", func() Msg { return new(ContractUnsubscribe) }},
+	TypeContractAttach:        {"contract.attach", func() Msg { return new(ContractAttach) }},
+	TypeContractDetach:        {"contract.detach", func() Msg { return new(ContractDetach) }},
 }
 
 // String is the kind's stable name, e.g. "device.register".
@@ -109,7 +113,7 @@ func Types() []MsgType {
 		TypeFilePublish, TypeFilePin, TypeFileUnpin, TypeFileGrant,
 		TypeFirmwareRegisterModel, TypeFirmwareRelease, TypeFirmwareReport,
 		TypeContractStore, TypeContractInstantiate, TypeContractCall, TypeContractMigrate, TypeContractCancelStore,
-		TypeContractSubscribe, TypeContractUnsubscribe}
+		TypeContractSubscribe, TypeContractUnsubscribe, TypeContractAttach, TypeContractDetach}
 }
 
 // AnyMsg carries one Msg; on the wire it is the array [type, msg].

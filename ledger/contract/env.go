@@ -41,6 +41,10 @@ type Env struct {
 	KV *exec.Cache
 	// View serves iteration over contract storage.
 	View *View
+	// Depth is the depth of the on_message invocation running (0 for a
+	// tx's call or another trigger): its commands to contracts are
+	// queued at Depth+1, and refused at txn.MaxTriggerDepth.
+	Depth uint8
 }
 
 // Ranger iterates committed state: store.Reader's Iterate.

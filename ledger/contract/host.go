@@ -29,6 +29,7 @@ type host struct {
 	view      *View
 	self      keys.Address
 	retention int64
+	depth     uint8 // Env.Depth
 	fault     *exec.StorageFault
 }
 
@@ -208,7 +209,10 @@ func (h *host) Transfer(to []byte, amount uint64) (err error) {
 //
 // Rules: a device recipient must be active, and the contract must own it or
 // hold a grant of commands on it (message.grant to the contract's
-// address); an account recipient (an owner to notify) needs nothing. One
+// address); an account recipient (an owner to notify) needs nothing; a
+// contract recipient with a message trigger gets an on_message invocation
+// queued, one level deeper than the sender's (refused past
+// txn.MaxTriggerDepth). One
 // command per recipient per msg: the inbox cursor is (height, tx, msg).
 // Refusals: ErrInvalidAddress, ErrInvalidMsg (kind), ErrDeviceRevoked,
 // ErrDeviceDecommissioned, ErrNoGrant, ErrGrantExpired, ErrRateLimited.
@@ -234,12 +238,23 @@ func (h *host) Send(to []byte, kind string, payload []byte) (err error) {
 			}
 		}
 	}
+	// A contract with a message trigger runs on_message for the command,
+	// one level deeper; a chain of contracts commanding each other stops
+	// at txn.MaxTriggerDepth.
+	trigger := h.c.Has(SubscriptionKey(a, txn.TriggerMessage))
+	if trigger && h.depth >= txn.MaxTriggerDepth {
+		return errs.ErrRateLimited.Wrap("command to contract %s at trigger depth %d: at most %d", a, h.depth+1, txn.MaxTriggerDepth)
+	}
 	cur := message.Cursor{Height: h.c.Header.Height, Tx: h.c.TxIndex, Msg: h.c.MsgIndex}
 	ik := message.InboxKey(a, cur)
 	if h.c.Has(ik) {
 		return errs.ErrRateLimited.Wrap("one command per recipient per msg; %s already has one", a)
 	}
 	id := commandID(h.c.TxHash, h.c.MsgIndex, a)
+	if trigger {
+		push(h.c, &Pending{Contract: a, Kind: txn.TriggerMessage, Height: h.c.Header.Height, Sender: h.self,
+			MsgKind: txn.KindContractCommand, MsgID: id, Payload: payload, Command: kind, Depth: h.depth + 1})
+	}
 	expires := h.c.Header.Height + h.retention
 	h.c.SetRecord(ik, &message.Entry{Sender: h.self, Kind: txn.KindContractCommand, ID: id,
 		Box: txn.MustMarshal(&Command{Kind: kind, Payload: payload}), Time: h.c.Header.Time.UnixNano(),

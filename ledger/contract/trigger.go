@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
+	"maps"
 	"math"
 	"math/bits"
 	"slices"
@@ -14,6 +16,7 @@ import (
 	"github.com/hypha-iot/hypha/ledger/account"
 	"github.com/hypha-iot/hypha/ledger/device"
 	"github.com/hypha-iot/hypha/ledger/exec"
+	"github.com/hypha-iot/hypha/ledger/message"
 	"github.com/hypha-iot/hypha/txn"
 )
 
@@ -63,6 +66,14 @@ type Pending struct {
 	Counter   uint64       `cbor:"5,keyasint,omitempty"`
 	Payload   []byte       `cbor:"6,keyasint,omitempty"`
 	Condition string       `cbor:"7,keyasint,omitempty"`
+	// Message triggers: the sender, the message's kind and id (Payload
+	// holds its body), the command kind of a contract's command, and the
+	// depth of the chain of on_message invocations that sent it.
+	Sender  keys.Address `cbor:"8,keyasint,omitempty"`
+	MsgKind uint8        `cbor:"9,keyasint,omitempty"`
+	MsgID   []byte       `cbor:"10,keyasint,omitempty"`
+	Command string       `cbor:"11,keyasint,omitempty"`
+	Depth   uint8        `cbor:"12,keyasint,omitempty"`
 }
 
 // QueuePos is the trigger queue's head (next to run) and tail (next free).
@@ -119,8 +130,11 @@ func removeSub(c *exec.Context, key []byte, addr keys.Address) {
 }
 
 func entryOf(kind uint8) string {
-	if kind == txn.TriggerReading {
+	switch kind {
+	case txn.TriggerReading:
 		return EntryOnReading
+	case txn.TriggerMessage:
+		return EntryOnMessage
 	}
 	return EntryOnTick
 }
@@ -194,7 +208,7 @@ func Subscribe(c *exec.Context, env *Env, m *txn.ContractSubscribe) error {
 			}
 		}
 		sub.Devices, sub.Condition = slices.Clone(m.Devices), m.Condition
-	} else {
+	} else if m.Kind == txn.TriggerTick {
 		if m.Every > math.MaxInt32 {
 			return errs.ErrInvalidMsg.Wrap("tick every %d blocks: at most %d", m.Every, math.MaxInt32)
 		}
@@ -212,9 +226,10 @@ func Subscribe(c *exec.Context, env *Env, m *txn.ContractSubscribe) error {
 	}
 	c.SetRecord(SubscriptionKey(ct.Address, m.Kind), &sub)
 	attrs := []exec.Attr{exec.Ix("contract", ct.Address.String()), exec.A("kind", entry)}
-	if m.Kind == txn.TriggerTick {
+	switch m.Kind {
+	case txn.TriggerTick:
 		attrs = append(attrs, exec.A("every", exec.U(m.Every)))
-	} else {
+	case txn.TriggerReading:
 		attrs = append(attrs, exec.A("devices", exec.U(uint64(len(m.Devices)))))
 	}
 	c.Emit("contract.subscribe", attrs...)
@@ -238,6 +253,133 @@ func Unsubscribe(c *exec.Context, env *Env, m *txn.ContractUnsubscribe) error {
 		return errs.ErrInvalidMsg.Wrap("%s has no %s trigger", ct.Address, entryOf(m.Kind))
 	}
 	c.Emit("contract.unsubscribe", exec.Ix("contract", ct.Address.String()), exec.A("kind", entryOf(m.Kind)))
+	return nil
+}
+
+// Attach executes contract.attach: the owner of the devices adds them to
+// the contract's reading trigger, within Limits.MaxSubscribersPerDevice
+// and txn.MaxTriggerDevices.
+func Attach(c *exec.Context, env *Env, m *txn.ContractAttach) error {
+	if err := requireRuntime(env); err != nil {
+		return err
+	}
+	ct, err := mustGet(c, m.Contract)
+	if err != nil {
+		return err
+	}
+	sk := SubscriptionKey(ct.Address, txn.TriggerReading)
+	var sub Subscription
+	if !c.GetRecord(sk, &sub) {
+		return errs.ErrInvalidMsg.Wrap("%s has no reading trigger to attach devices to", ct.Address)
+	}
+	for _, id := range m.Devices {
+		d, ok := device.Get(c, id)
+		if !ok {
+			return errs.ErrUnknownDevice.Wrap("%s", id.Device())
+		}
+		if d.Owner != c.Signer {
+			return errs.ErrUnauthorized.Wrap("%s is not the owner of %s", c.Signer, id.Device())
+		}
+		if d.Status != device.Active {
+			return errs.ErrDeviceRevoked.Wrap("%s is %s", id.Device(), d.Status)
+		}
+		if slices.Contains(sub.Devices, id) {
+			return errs.ErrInvalidMsg.Wrap("%s is already attached to %s", id.Device(), ct.Address)
+		}
+		sub.Devices = append(sub.Devices, id)
+		if n := addSub(c, DeviceSubscribersKey(id), ct.Address); uint64(n) > env.Limits.MaxSubscribersPerDevice {
+			return errs.ErrInvalidMsg.Wrap("device %s has %d subscribed contracts, at most %d", id.Device(), n,
+				env.Limits.MaxSubscribersPerDevice)
+		}
+	}
+	if len(sub.Devices) > txn.MaxTriggerDevices {
+		return errs.ErrInvalidMsg.Wrap("%s would watch %d devices, at most %d", ct.Address, len(sub.Devices), txn.MaxTriggerDevices)
+	}
+	c.SetRecord(sk, &sub)
+	c.Emit("contract.attach", exec.Ix("contract", ct.Address.String()), exec.Ix("owner", c.Signer.String()),
+		exec.A("devices", exec.U(uint64(len(m.Devices)))))
+	return nil
+}
+
+// Detach executes contract.detach: the devices' owner, or the contract's
+// admin or creator, removes devices from its reading trigger.
+func Detach(c *exec.Context, env *Env, m *txn.ContractDetach) error {
+	if err := requireRuntime(env); err != nil {
+		return err
+	}
+	ct, err := mustGet(c, m.Contract)
+	if err != nil {
+		return err
+	}
+	manager := requireManager(c, &ct) == nil
+	sk := SubscriptionKey(ct.Address, txn.TriggerReading)
+	var sub Subscription
+	if !c.GetRecord(sk, &sub) {
+		return errs.ErrInvalidMsg.Wrap("%s has no reading trigger", ct.Address)
+	}
+	for _, id := range m.Devices {
+		i := slices.Index(sub.Devices, id)
+		if i < 0 {
+			return errs.ErrInvalidMsg.Wrap("%s is not attached to %s", id.Device(), ct.Address)
+		}
+		if d, ok := device.Get(c, id); !manager && (!ok || d.Owner != c.Signer) {
+			return errs.ErrUnauthorized.Wrap("%s neither owns %s nor manages %s", c.Signer, id.Device(), ct.Address)
+		}
+		sub.Devices = slices.Delete(sub.Devices, i, i+1)
+		removeSub(c, DeviceSubscribersKey(id), ct.Address)
+	}
+	c.SetRecord(sk, &sub)
+	c.Emit("contract.detach", exec.Ix("contract", ct.Address.String()), exec.Ix("signer", c.Signer.String()),
+		exec.A("devices", exec.U(uint64(len(m.Devices)))))
+	return nil
+}
+
+// IsContract reports whether addr is a contract. The look-up is not
+// metered: every message.send makes it, and messages to devices and
+// accounts cost what they did before contracts.
+func IsContract(c *exec.Context, addr keys.Address) bool {
+	return unmetered(c, func() bool { return c.Has(InstanceKey(addr)) })
+}
+
+// Message executes a message.send whose recipient is a contract. A
+// contract has no seal key: Box is the message's body in the clear (a
+// contract's inputs are public anyway), of kind data or command. The
+// message is kept in the contract's inbox like any other (same layout,
+// expiry and "message" event, so it is auditable and replay-protected per
+// sender id) and, since a message nobody reads is a loss, the contract
+// must have a message trigger: its on_message runs at the block's end.
+func Message(c *exec.Context, env *Env, m *txn.MessageSend, lim message.Limits) error {
+	if err := requireRuntime(env); err != nil {
+		return err
+	}
+	ct, err := mustGet(c, m.To)
+	if err != nil {
+		return err
+	}
+	if m.Kind != txn.KindData && m.Kind != txn.KindCommand {
+		return errs.ErrInvalidMsg.Wrap("a contract takes data and command messages, not %s", txn.KindName(m.Kind))
+	}
+	if !c.Has(SubscriptionKey(ct.Address, txn.TriggerMessage)) {
+		return errs.ErrNoEntryPoint.Wrap("contract %s takes no messages (it has no message trigger)", ct.Address)
+	}
+	if err := message.RateLimit(c, lim); err != nil {
+		return err
+	}
+	rk := message.RecordKey(c.Signer, m.ID)
+	if c.Has(rk) {
+		return errs.ErrMessageReplayed.Wrap("id %x already used by %s", m.ID, c.Signer)
+	}
+	cur := message.Cursor{Height: c.Header.Height, Tx: c.TxIndex, Msg: c.MsgIndex}
+	expires := c.Header.Height + lim.Retention
+	c.SetRecord(message.InboxKey(ct.Address, cur), &message.Entry{Sender: c.Signer, Kind: m.Kind, ID: m.ID, Box: m.Box,
+		ReplyTo: m.ReplyTo, Time: c.Header.Time.UnixNano(), Expires: expires, TxHash: c.TxHash[:], Cursor: cur.Bytes()})
+	c.SetRecord(rk, &message.Record{Recipient: ct.Address, Kind: m.Kind, Cursor: cur.Bytes(), Expires: expires})
+	c.Set(message.ExpiryKey(expires, ct.Address, cur, c.Signer, m.ID), []byte{1})
+	c.Emit("message", exec.Ix("to", ct.Address.String()), exec.Ix("from", c.Signer.String()),
+		exec.A("kind", txn.KindName(m.Kind)), exec.A("id", hex.EncodeToString(m.ID)), exec.A("cursor", cur.String()),
+		exec.A("size", exec.U(uint64(len(m.Box)))))
+	push(c, &Pending{Contract: ct.Address, Kind: txn.TriggerMessage, Height: c.Header.Height, Sender: c.Signer,
+		MsgKind: m.Kind, MsgID: m.ID, Payload: m.Box})
 	return nil
 }
 
@@ -363,13 +505,14 @@ func RunTriggers(kv *exec.Cache, env *Env, h exec.Header, gas *exec.GasSchedule,
 		free.Delete(QueueKey(seq))
 		pos.Head++
 		out.Ran++
+		// The invocation may queue more (commands to contracts): it
+		// must see the head moved, and the loop its new tail.
+		free.SetRecord(QueuePosKey(), &pos)
 		used, evs := runPending(free, kv, env, h, gas, idx, seq, &p, limit, priceMilli, &out.Fees)
+		free.GetRecord(QueuePosKey(), &pos)
 		idx++
 		budget -= used
 		out.Events = append(out.Events, evs...)
-	}
-	if out.Ran > 0 {
-		free.SetRecord(QueuePosKey(), &pos)
 	}
 	out.Left = pos.Tail - pos.Head
 	return out, nil
@@ -382,8 +525,12 @@ func runPending(free *exec.Context, kv *exec.Cache, env *Env, h exec.Header, gas
 	entry := entryOf(p.Kind)
 	attrs := []exec.Attr{exec.Ix("contract", p.Contract.String()), exec.A("entry", entry), exec.A("seq", exec.U(seq)),
 		exec.A("height", strconv.FormatInt(p.Height, 10))}
-	if p.Kind == txn.TriggerReading {
+	switch p.Kind {
+	case txn.TriggerReading:
 		attrs = append(attrs, exec.Ix("device", p.Device.Device()), exec.A("counter", exec.U(p.Counter)))
+	case txn.TriggerMessage:
+		attrs = append(attrs, exec.Ix("from", p.Sender.String()), exec.A("id", hex.EncodeToString(p.MsgID)),
+			exec.A("depth", exec.U(uint64(p.Depth))))
 	}
 	fail := func(used uint64, err error) (uint64, []exec.Event) {
 		c := errs.Of(err)
@@ -410,26 +557,35 @@ func runPending(free *exec.Context, kv *exec.Cache, env *Env, h exec.Header, gas
 		}
 	}
 	var input []byte
-	if p.Kind == txn.TriggerReading {
+	switch p.Kind {
+	case txn.TriggerReading:
 		match, cost := evalCondition(p.Condition, env.Limits.MaxConditionCost, p.Device, p.Counter, p.Payload)
 		meter.Used = min(cost, limit)
 		if !match {
 			pay()
 			return meter.Used, nil
 		}
-		input = appendBytes(nil, p.Device[:])
-		input = appendULEB(input, p.Counter)
+		input = readingInput(p)
+	case txn.TriggerMessage:
+		input = appendBytes(nil, p.Sender[:])
+		input = appendULEB(input, uint64(p.MsgKind))
+		input = appendBytes(input, p.MsgID)
 		input = appendBytes(input, p.Payload)
 		input = appendULEB(input, uint64(p.Height))
-	} else {
+		input = appendULEB(input, uint64(p.Depth))
+		input = appendBytes(input, []byte(p.Command))
+	default:
 		input = appendULEB(nil, uint64(p.Height))
 	}
 	child := exec.NewCache(kv)
 	ic := exec.NewContext(h, gas, meter, child)
 	ic.TxHash = triggerHash(h.Height, seq)
 	ic.Signer, ic.TxIndex = ct.Address, txIndex
-	if p.Kind == txn.TriggerReading {
+	switch p.Kind {
+	case txn.TriggerReading:
 		ic.Signer = p.Device
+	case txn.TriggerMessage:
+		ic.Signer = p.Sender
 	}
 	err := func() (err error) {
 		defer func() {
@@ -449,6 +605,9 @@ func runPending(free *exec.Context, kv *exec.Cache, env *Env, h exec.Header, gas
 			return errs.ErrNoEntryPoint.Wrap("contract %s exports no %s entry point", ct.Address, entry)
 		}
 		ienv := &Env{Runtime: env.Runtime, Limits: env.Limits, KV: child, View: env.View}
+		if p.Kind == txn.TriggerMessage {
+			ienv.Depth = p.Depth
+		}
 		_, err = run(ic, ienv, &ct, &code, entry, input, 0)
 		return err
 	}()
@@ -467,6 +626,24 @@ func runPending(free *exec.Context, kv *exec.Cache, env *Env, h exec.Header, gas
 func triggerHash(height int64, seq uint64) [32]byte {
 	b := append([]byte("hypha/trigger/v1"), binary.BigEndian.AppendUint64(nil, uint64(height))...)
 	return sha256.Sum256(binary.BigEndian.AppendUint64(b, seq))
+}
+
+// readingInput is on_reading's input (sdk.ParseReading): device,
+// counter, payload, height, then the records a condition sees, by name.
+func readingInput(p *Pending) []byte {
+	input := appendBytes(nil, p.Device[:])
+	input = appendULEB(input, p.Counter)
+	input = appendBytes(input, p.Payload)
+	input = appendULEB(input, uint64(p.Height))
+	recs := senmlRecords(p.Payload)
+	names := slices.Sorted(maps.Keys(recs))
+	input = appendULEB(input, uint64(len(names)))
+	for _, n := range names {
+		input = appendBytes(input, []byte(n))
+		v := recs[n]
+		input = appendULEB(input, uint64(v<<1)^uint64(v>>63))
+	}
+	return input
 }
 
 func appendULEB(b []byte, v uint64) []byte {

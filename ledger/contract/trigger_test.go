@@ -11,6 +11,7 @@ import (
 	lt "github.com/hypha-iot/hypha/ledger/ledgertest"
 	"github.com/hypha-iot/hypha/store"
 	"github.com/hypha-iot/hypha/txn"
+	"github.com/hypha-iot/hypha/vm/sdk"
 )
 
 // triggerChain starts a chain running rt on st with params p (nil: the
@@ -235,8 +236,14 @@ func TestTriggerDeterminism(t *testing.T) {
 				tx(e.c, alice, callGas, &txn.ContractSubscribe{Contract: e.watchers[1], Kind: txn.TriggerReading,
 					Devices: e.ids[:1]}),
 				tx(e.c, alice, callGas, &txn.ContractSubscribe{Contract: e.watchers[2], Kind: txn.TriggerTick, Every: 2}),
-				tx(e.c, alice, callGas, &txn.ContractCall{Contract: e.watchers[1], Args: encode("trap")})},
-			[][]byte{e.reading(0, "t", 7), e.reading(1, "t", 3), e.reading(1, "t", 9)},
+				tx(e.c, alice, callGas, &txn.ContractCall{Contract: e.watchers[1], Args: encode("trap")}),
+				// watcher 2 also takes messages and forwards each to
+				// itself: a cycle that ends at txn.MaxTriggerDepth.
+				tx(e.c, alice, callGas, &txn.ContractSubscribe{Contract: e.watchers[2], Kind: txn.TriggerMessage}),
+				tx(e.c, alice, callGas, &txn.ContractCall{Contract: e.watchers[2],
+					Args: sdk.NewEncoder().String("forward").Bytes(addrBytes(e.watchers[2])).Encoded()})},
+			[][]byte{e.reading(0, "t", 7), e.reading(1, "t", 3), e.reading(1, "t", 9),
+				tx(e.c, lt.Key("carol"), callGas, plainMsg(e.watchers[2], txn.KindData, "d1", "loop"))},
 			[][]byte{e.reading(0, "t", 1), tx(e.c, alice, callGas, &txn.ContractCall{Contract: e.watchers[1], Args: encode("untrap")})},
 			nil, nil, nil,
 		)
@@ -249,6 +256,9 @@ func TestTriggerDeterminism(t *testing.T) {
 		}
 		if n := e.count(t, e.watchers[0], "readings"); n != 2 {
 			t.Errorf("run %d: watcher 0 saw %d readings, want 2", k, n)
+		}
+		if n := e.count(t, e.watchers[2], "messages"); n != txn.MaxTriggerDepth+1 {
+			t.Errorf("run %d: watcher 2 saw %d messages, want %d", k, n, txn.MaxTriggerDepth+1)
 		}
 	}
 	for i := range hashes[0] {

@@ -158,6 +158,11 @@ func checkBox(c *exec.Context, m *txn.MessageSend, recipientKey []byte, dev *dev
 	return nil
 }
 
+// RateLimit counts a message of the signer against the per-sender rate
+// limit, or refuses it with ErrRateLimited; the contract domain uses it for
+// messages to contracts.
+func RateLimit(c *exec.Context, lim Limits) error { return rateLimit(c, lim) }
+
 func rateLimit(c *exec.Context, lim Limits) error {
 	if lim.RateLimit == 0 || lim.RateWindow == 0 {
 		return nil

@@ -6,7 +6,8 @@ import "errors"
 var ErrDecode = errors.New("sdk: malformed input")
 
 // Encoder builds arguments and results in the SDK's wire format: a sequence
-// of items, each an unsigned LEB128 integer (Uint) or an LEB128 length
+// of items, each an unsigned LEB128 integer (Uint; Int zigzag-encodes a
+// signed one first) or an LEB128 length
 // followed by that many bytes (Bytes, String). The format has no field tags
 // or types; both sides agree on the order. It is usable outside contracts
 // (a client building a call's input, a test) and costs a contract no
@@ -22,6 +23,9 @@ func (e *Encoder) Uint(v uint64) *Encoder {
 	e.buf = append(e.buf, byte(v))
 	return e
 }
+
+// Int appends a signed integer (zigzag, then as Uint).
+func (e *Encoder) Int(v int64) *Encoder { return e.Uint(uint64(v<<1) ^ uint64(v>>63)) }
 
 // Bytes appends a byte string.
 func (e *Encoder) Bytes(b []byte) *Encoder {
@@ -70,6 +74,12 @@ func (d *Decoder) Uint() uint64 {
 	}
 	d.bad = true
 	return 0
+}
+
+// Int reads a signed integer.
+func (d *Decoder) Int() int64 {
+	u := d.Uint()
+	return int64(u>>1) ^ -int64(u&1)
 }
 
 // Bytes reads a byte string; the result aliases the input.

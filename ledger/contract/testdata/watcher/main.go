@@ -5,7 +5,11 @@
 // ("last_counter") and device ("last_device"); on_tick counts ticks
 // ("ticks") and records the height ("last_tick"). Counts are sdk.Encoder
 // integers. call "trap" makes every later trigger panic after writing
-// ("poison"), call "untrap" undoes it.
+// ("poison"), call "untrap" undoes it. on_message counts messages
+// ("messages"), records the last one's sender, body and depth
+// ("last_sender", "last_message", "last_depth") and, after call "forward"
+// with a 20-byte address, commands that address with the same body,
+// recording the host's status ("forward_status", 0 for success).
 package main
 
 import "github.com/hypha-iot/hypha/vm/sdk"
@@ -29,16 +33,38 @@ func maybeTrap() {
 
 //go:wasmexport on_reading
 func onReading() {
-	d := sdk.NewDecoder(sdk.Input())
-	dev, counter, _, _ := d.Bytes(), d.Uint(), d.Bytes(), d.Uint()
-	if d.Done() != nil {
+	r, err := sdk.ParseReading(sdk.Input())
+	if err != nil {
 		sdk.Revert("on_reading: bad input")
 	}
 	maybeTrap()
 	put("readings", load("readings")+1)
-	put("last_counter", counter)
-	sdk.Set([]byte("last_device"), dev)
-	sdk.Emit("seen", sdk.NewEncoder().Uint(counter).Encoded())
+	put("last_counter", r.Counter)
+	sdk.Set([]byte("last_device"), r.Device)
+	if v, ok := r.Value("temp"); ok {
+		sdk.Set([]byte("last_temp"), sdk.NewEncoder().Int(v).Encoded())
+	}
+	sdk.Emit("seen", sdk.NewEncoder().Uint(r.Counter).Encoded())
+}
+
+//go:wasmexport on_message
+func onMessage() {
+	m, err := sdk.ParseMessage(sdk.Input())
+	if err != nil {
+		sdk.Revert("on_message: bad input")
+	}
+	maybeTrap()
+	put("messages", load("messages")+1)
+	sdk.Set([]byte("last_sender"), m.Sender)
+	sdk.Set([]byte("last_message"), m.Payload)
+	put("last_depth", m.Depth)
+	if to, ok := sdk.Get([]byte("forward")); ok {
+		var st uint64
+		if err := sdk.Send(to, "ping", m.Payload); err != nil {
+			st = uint64(err.(sdk.Status))
+		}
+		put("forward_status", st)
+	}
 }
 
 //go:wasmexport on_tick
@@ -61,6 +87,8 @@ func call() {
 		sdk.Set([]byte("trap"), []byte{1})
 	case "untrap":
 		sdk.Delete([]byte("trap"))
+	case "forward":
+		sdk.Set([]byte("forward"), d.Bytes())
 	default:
 		sdk.Revert("unknown method " + m)
 	}
