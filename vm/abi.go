@@ -73,6 +73,7 @@ type hostFunc struct {
 //	block_height() -> i64                Invocation.Height
 //	block_time() -> i64                  Invocation.Time, Unix ns
 //	gas_left() -> i64                    gas left
+//	funds() -> i64                       Invocation.Funds: tokens the caller attached
 //	storage_get(k, kl) -> len | -1       value into the buffer
 //	storage_set(k, kl, v, vl)
 //	storage_delete(k, kl)
@@ -94,6 +95,7 @@ var abiV1 = map[string]hostFunc{
 	"block_height":   {nil, []api.ValueType{i64}, hBlockHeight},
 	"block_time":     {nil, []api.ValueType{i64}, hBlockTime},
 	"gas_left":       {nil, []api.ValueType{i64}, hGasLeft},
+	"funds":          {nil, []api.ValueType{i64}, hFunds},
 	"storage_get":    {[]api.ValueType{i32, i32}, []api.ValueType{i32}, hStorageGet},
 	"storage_set":    {[]api.ValueType{i32, i32, i32, i32}, nil, hStorageSet},
 	"storage_delete": {[]api.ValueType{i32, i32}, nil, hStorageDelete},
@@ -150,6 +152,11 @@ func hBlockHeight(s *callState, stack []uint64) {
 func hBlockTime(s *callState, stack []uint64) {
 	s.charge(s.gas.HostCall)
 	stack[0] = uint64(s.inv.Time.UnixNano())
+}
+
+func hFunds(s *callState, stack []uint64) {
+	s.charge(s.gas.HostCall)
+	stack[0] = s.inv.Funds
 }
 
 func hGasLeft(s *callState, stack []uint64) {

@@ -77,6 +77,9 @@ type Invocation struct {
 	// sees (the WASI realtime clock reads it too).
 	Height int64
 	Time   time.Time
+	// Funds is the amount the caller attached, already credited to the
+	// contract's balance when the call starts (0 for triggers).
+	Funds uint64
 	// Seed feeds the contract's randomness (WASI random_get): the ledger
 	// derives it from the block and the transaction so that every node
 	// draws the same bytes.

@@ -164,7 +164,7 @@ func run(c *exec.Context, env *Env, ct *Contract, code *Code, entry string, inpu
 	h := &host{c: cc, kv: child, view: env.View, self: ct.Address, retention: env.Limits.MessageRetention, depth: env.Depth}
 	inv := Invocation{Entry: entry, Input: input, GasLimit: c.Meter.Limit - c.Meter.Used,
 		Caller: bytes.Clone(c.Signer[:]), Contract: bytes.Clone(ct.Address[:]),
-		Height: c.Header.Height, Time: c.Header.Time, Seed: Seed(c.Header.Height, c.TxHash, c.MsgIndex)}
+		Height: c.Header.Height, Time: c.Header.Time, Funds: uint64(funds), Seed: Seed(c.Header.Height, c.TxHash, c.MsgIndex)}
 	res, err := env.Runtime.Call([32]byte(code.Hash), func() ([]byte, error) { return loadCode(env.KV, code) }, inv, h)
 	if h.fault != nil {
 		panic(*h.fault)

@@ -64,6 +64,8 @@ type Invocation struct {
 	Caller, Contract []byte
 	Height           int64
 	Time             time.Time
+	// Funds is the amount attached by the caller (already credited).
+	Funds uint64
 	// Seed is SHA-256(height:8 || tx hash || msg index:2).
 	Seed [32]byte
 }

@@ -28,6 +28,9 @@ func hostBlockHeight() int64
 //go:wasmimport hypha_v1 block_time
 func hostBlockTime() int64
 
+//go:wasmimport hypha_v1 funds
+func hostFunds() uint64
+
 //go:wasmimport hypha_v1 gas_left
 func hostGasLeft() int64
 
@@ -105,6 +108,10 @@ func Height() int64 { return hostBlockHeight() }
 // BlockTime returns the block time in Unix nanoseconds; time.Now reads the
 // same clock.
 func BlockTime() int64 { return hostBlockTime() }
+
+// Funds returns the tokens (uhyp) the caller attached to this call; they
+// are already in the contract's balance. 0 for triggers.
+func Funds() uint64 { return hostFunds() }
 
 // GasLeft returns the gas the call has left.
 func GasLeft() int64 { return hostGasLeft() }
