@@ -92,7 +92,7 @@ func (r *Runtime) Call(hash [32]byte, load func() ([]byte, error), inv contract.
 	// most MaxGasLimit, more than any tx can carry in practice.
 	res, err := r.e.Call(context.Background(), mod, vm.Invocation{Entry: inv.Entry, Input: inv.Input,
 		GasLimit: min(inv.GasLimit, vm.MaxGasLimit), Caller: inv.Caller, Contract: inv.Contract, Height: inv.Height, Time: inv.Time,
-		Seed: inv.Seed}, host)
+		Funds: inv.Funds, Seed: inv.Seed}, host)
 	return contract.Result{GasUsed: res.GasUsed, Return: res.Return, Output: res.Output}, classify(err)
 }
 
