@@ -31,6 +31,10 @@ var (
 		"counter": "../../vm/sdk/examples/counter",
 		"probe":   "./testdata/probe",
 		"watcher": "./testdata/watcher",
+		// The worked examples (README, "Contracts that run themselves").
+		"parking":   "../../vm/sdk/examples/parking",
+		"coldchain": "../../vm/sdk/examples/coldchain",
+		"energy":    "../../vm/sdk/examples/energy",
 	}
 )
 
