@@ -15,32 +15,38 @@ import (
 
 // BenchmarkMetering measures what metering costs, in one run, on the
 // compute contract (testdata/compute: sieve, sort and sha256 kernels over a
-// few KiB, n rounds a call) with the compiler engine. For each kernel and
-// round count it runs three sides:
+// few KiB, n rounds a call) with the compiler engine. Each iteration calls
+// the contract once on each of three sides, one after the other, each timed
+// on its own, so that the sides share the machine's load (the ratios stay
+// meaningful on a busy machine):
 //
-//   - unmetered: the original module bytes (not validated, not
-//     instrumented) on a plain wazero runtime with the package's own
-//     hypha_v1 and WASI host functions (their gas charges go to a Go
-//     counter). One instance, _initialize run once outside the timing, the
-//     entry point called again and again: a call includes the entry point
-//     and its host calls only, no instance start-up.
-//   - metered-warm: the instrumented module (Validate) in one instance
-//     started from the engine's image, the entry point called again and
-//     again with the gas counter reset: the same work as unmetered plus the
-//     injected code (gas, call depth, memory.grow/bulk charges), so its
-//     x-unmetered is the instrumentation's own cost.
 //   - metered: the normal path, Engine.Call on a loaded module: per call a
 //     fresh instance from the image (instantiate, memory restore, globals),
-//     then the instrumented entry point. calls/s is what the ledger gets.
+//     then the instrumented entry point. This is what the ledger gets.
+//   - unmetered: the original module bytes (not validated, not
+//     instrumented) on a plain wazero runtime configured like NewEngine's,
+//     with the package's own hypha_v1 and WASI host functions (their gas
+//     charges go to a Go counter). One instance, _initialize run once
+//     before the timing, the entry point called again and again: a call
+//     includes the entry point and its host calls, no instance start-up.
+//   - warm: the instrumented module in one instance started from the
+//     engine's image, its entry point called again and again with the gas
+//     counter reset: unmetered's work plus the injected code (gas, call
+//     depth, memory.grow and bulk charges) and nothing else.
 //
-// Metrics: calls/s; gas/op and Mgas/s (gas per wall-second, metered only);
-// x-unmetered, the side's time per call over unmetered's for the same
-// kernel and n. The sub-benchmarks of the large n also report, from the
-// difference to the small n (which cancels the fixed per-call costs:
-// start-up, input, return), x-unmetered-compute and Mgas/s-compute, the
-// overhead and gas rate of the contract's compute alone. Ratios need the
-// unmetered (and small-n) sub-benchmarks to have run first in the same
-// invocation; a -bench filter that skips them omits those metrics.
+// Metrics: ns/op (replacing the framework's, which counts the three sides)
+// and calls/s are the metered side's; unmetered-calls/s;
+// gas/op and Mgas/s (gas per wall-second) of the metered side;
+// x-unmetered and x-unmetered-warm, the metered and warm sides' time per
+// call over unmetered's; on the small n, start-ns/op, the metered side's
+// time per call beyond warm's (a fresh instance from the image,
+// Engine.Call's own work). Each kernel runs a small n (start-up matters) and
+// a large n (compute dominates); the large n's sub-benchmark also reports,
+// from the difference to the small n, which cancels the fixed per-call
+// costs (start-up, input, return), x-unmetered-compute and Mgas/s-compute:
+// the metering overhead and gas rate of the contract's compute alone. They
+// need the small n's sub-benchmark to have run first in the same
+// invocation.
 //
 //	go test ./vm/ -run '^$' -bench BenchmarkMetering -benchtime 2s
 func BenchmarkMetering(b *testing.B) {
@@ -53,22 +59,18 @@ func BenchmarkMetering(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("compute: %d bytes, %d instrumented, %d metered blocks, %d NaN fix-ups, initialiser %d gas",
-		len(code), len(mod.Code), mod.Stats.Blocks, mod.Stats.NaNFixups, initGas)
-
 	plain := newUnmeteredInstance(b, code, lim)
 	defer plain.close()
 	warm := newWarmInstance(b, e, mod)
 	defer warm.close()
+	b.Logf("compute: %d bytes, %d instrumented, %d metered blocks, %d NaN fix-ups; initialiser %d gas; "+
+		"image %d pages, %d chunks, %d bytes; %d gas a call before it starts",
+		len(code), len(mod.Code), mod.Stats.Blocks, mod.Stats.NaNFixups, initGas,
+		warm.img.pages, len(warm.img.chunks), imageBytes(warm.img), warm.img.callGas)
 	host := newHost()
 
-	type key struct {
-		kernel, side string
-		n            int
-	}
-	nsOp := map[key]float64{}
-	gasOp := map[key]float64{}
-	sides := []string{"unmetered", "metered-warm", "metered"}
+	type perCall struct{ metered, unmetered, gas float64 }
+	small := map[string]perCall{}
 	for _, k := range []struct {
 		kernel       string
 		small, large int
@@ -79,74 +81,64 @@ func BenchmarkMetering(b *testing.B) {
 	} {
 		for _, n := range []int{k.small, k.large} {
 			in := encode(k.kernel, n)
-			// The three sides must compute the same thing.
-			want, err := plain.call(in)
-			if err != nil {
-				b.Fatal(err)
-			}
-			for _, side := range sides {
-				b.Run(fmt.Sprintf("%s/n=%d/%s", k.kernel, n, side), func(b *testing.B) {
-					var gas uint64
-					call := func() []byte {
-						switch side {
-						case "unmetered":
-							out, err := plain.call(in)
-							if err != nil {
-								b.Fatal(err)
-							}
-							return out
-						case "metered-warm":
-							out, err := warm.call(in)
-							if err != nil {
-								b.Fatal(err)
-							}
-							return out
-						}
-						res, err := e.Call(ctx, mod, inv(EntryCall, in, meteringGas), host)
-						if err != nil {
-							b.Fatal(err)
-						}
-						gas = res.GasUsed
-						return res.Return
+			b.Run(fmt.Sprintf("%s/n=%d", k.kernel, n), func(b *testing.B) {
+				var gas uint64
+				var tMetered, tUnmetered, tWarm time.Duration
+				for i := 0; b.Loop(); i++ {
+					t0 := time.Now()
+					res, err := e.Call(ctx, mod, inv(EntryCall, in, meteringGas), host)
+					t1 := time.Now()
+					if err != nil {
+						b.Fatal(err)
 					}
-					if out := call(); !bytes.Equal(out, want) {
-						b.Fatalf("returned %x, unmetered %x", out, want)
+					gas = res.GasUsed
+					out, err := plain.call(in)
+					t2 := time.Now()
+					if err != nil {
+						b.Fatal(err)
 					}
-					for b.Loop() {
-						call()
+					if i == 0 && !bytes.Equal(res.Return, out) {
+						b.Fatalf("metered returned %x, unmetered %x", res.Return, out)
 					}
-					ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
-					self := key{k.kernel, side, n}
-					nsOp[self], gasOp[self] = ns, float64(gas)
-					b.ReportMetric(1e9/ns, "calls/s")
-					if side == "metered" {
-						b.ReportMetric(float64(gas), "gas/op")
-						b.ReportMetric(float64(gas)/ns*1e3, "Mgas/s")
+					out, err = warm.call(in)
+					t3 := time.Now()
+					if err != nil {
+						b.Fatal(err)
 					}
-					if side == "unmetered" {
-						return
+					if i == 0 && !bytes.Equal(res.Return, out) {
+						b.Fatalf("metered returned %x, warm %x", res.Return, out)
 					}
-					base, ok := nsOp[key{k.kernel, "unmetered", n}]
-					if ok {
-						b.ReportMetric(ns/base, "x-unmetered")
-					}
-					if n != k.large {
-						return
-					}
-					smallNs, ok1 := nsOp[key{k.kernel, side, k.small}]
-					smallBase, ok2 := nsOp[key{k.kernel, "unmetered", k.small}]
-					if ok && ok1 && ok2 && base > smallBase && ns > smallNs {
-						b.ReportMetric((ns-smallNs)/(base-smallBase), "x-unmetered-compute")
-						if side == "metered" {
-							if smallGas, ok := gasOp[key{k.kernel, side, k.small}]; ok {
-								b.ReportMetric((float64(gas)-smallGas)/(ns-smallNs)*1e3, "Mgas/s-compute")
-							}
-						}
-					}
-				})
-			}
+					tMetered += t1.Sub(t0)
+					tUnmetered += t2.Sub(t1)
+					tWarm += t3.Sub(t2)
+				}
+				per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(b.N) }
+				c := perCall{metered: per(tMetered), unmetered: per(tUnmetered), gas: float64(gas)}
+				b.ReportMetric(c.metered, "ns/op")
+				b.ReportMetric(1e9/c.metered, "calls/s")
+				b.ReportMetric(1e9/c.unmetered, "unmetered-calls/s")
+				b.ReportMetric(c.gas, "gas/op")
+				b.ReportMetric(c.gas/c.metered*1e3, "Mgas/s")
+				b.ReportMetric(c.metered/c.unmetered, "x-unmetered")
+				b.ReportMetric(per(tWarm)/c.unmetered, "x-unmetered-warm")
+				if n == k.small {
+					b.ReportMetric(c.metered-per(tWarm), "start-ns/op")
+					small[k.kernel] = c
+				} else if s, ok := small[k.kernel]; ok && c.metered > s.metered && c.unmetered > s.unmetered {
+					b.ReportMetric((c.metered-s.metered)/(c.unmetered-s.unmetered), "x-unmetered-compute")
+					b.ReportMetric((c.gas-s.gas)/(c.metered-s.metered)*1e3, "Mgas/s-compute")
+				}
+			})
 		}
 	}
+}
+
+func imageBytes(img *image) int {
+	n := 0
+	for _, c := range img.chunks {
+		n += len(c.data)
+	}
+	return n
 }
 
 // meteringGas is the gas limit of the benchmark's calls: enough for any of
@@ -156,6 +148,7 @@ const meteringGas = 1 << 40
 // warmInstance is one instance of a module whose entry point is called
 // again and again, with no fresh start per call.
 type warmInstance struct {
+	img   *image // of the instrumented module
 	s     *callState
 	cctx  context.Context
 	fn    api.Function
@@ -192,7 +185,7 @@ func newWarmInstance(tb testing.TB, e *Engine, mod *Module) *warmInstance {
 		e.release(ctx, c)
 		tb.Fatal(err)
 	}
-	return &warmInstance{s: s, cctx: cctx, fn: inst.ExportedFunction(EntryCall), close: func() {
+	return &warmInstance{img: c.img, s: s, cctx: cctx, fn: inst.ExportedFunction(EntryCall), close: func() {
 		inst.Close(ctx)
 		e.release(ctx, c)
 	}}
