@@ -128,6 +128,9 @@ func (a *App) FinalizeBlock(_ context.Context, req *abcitypes.RequestFinalizeBlo
 	for i, r := range res.TxResults {
 		out.TxResults[i] = ExecResult(r)
 	}
+	// The contract triggers run after the txs: their events (and the
+	// commands they sent) are the block's own.
+	out.Events = Events(res.Events)
 	return out, nil
 }
 

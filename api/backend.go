@@ -113,6 +113,9 @@ type BlockInfo struct {
 	AppHash  []byte   `json:"app_hash"`
 	TxCount  int      `json:"tx_count"`
 	TxHashes [][]byte `json:"tx_hashes"`
+	// Events are the block's own events, after its txs': those of the
+	// contract triggers it ran.
+	Events []exec.Event `json:"events,omitempty"`
 }
 
 // Status describes the node.
@@ -128,7 +131,11 @@ type Status struct {
 	Peers           int       `json:"peers"`
 }
 
-// TxEvent is one committed tx with its events, for streams.
+// TxEvent is one committed tx with its events, for streams. A block's own
+// events (contract triggers, run after its txs) come as one more TxEvent
+// with Index = the block's tx count, no Hash and Name BlockEventsName.
+const BlockEventsName = "triggers"
+
 type TxEvent struct {
 	Height int64        `json:"height"`
 	Index  uint32       `json:"index"`

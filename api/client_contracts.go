@@ -20,3 +20,18 @@ func (c *Client) ContractState(ctx context.Context, addr string, key []byte, opt
 func (c *Client) Code(ctx context.Context, hash []byte, opt *QueryOptions) (*Code, error) {
 	return get[Code](ctx, c, "/v1/codes/"+hex.EncodeToString(hash), opt.values())
 }
+
+// ContractStateList reads a page of a contract's storage, in key order.
+func (c *Client) ContractStateList(ctx context.Context, addr string, opt ListOptions) (*ContractStatePage, error) {
+	return get[ContractStatePage](ctx, c, "/v1/contracts/"+url.PathEscape(addr)+"/state", opt.values())
+}
+
+// ContractTriggers reads a contract's subscriptions.
+func (c *Client) ContractTriggers(ctx context.Context, addr string, opt *QueryOptions) (*ContractTriggers, error) {
+	return get[ContractTriggers](ctx, c, "/v1/contracts/"+url.PathEscape(addr)+"/triggers", opt.values())
+}
+
+// TriggerQueue reads the contract trigger queue's position.
+func (c *Client) TriggerQueue(ctx context.Context, opt *QueryOptions) (*TriggerQueue, error) {
+	return get[TriggerQueue](ctx, c, "/v1/triggers/queue", opt.values())
+}

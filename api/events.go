@@ -121,7 +121,9 @@ func (c cursor) after(height int64, index uint32) bool {
 
 // events serves GET /v1/events as Server-Sent Events. Each committed tx that
 // matches the filter is one event: "id: <height>:<index>", "event: tx", and
-// an Event as JSON data. A comment line goes out every HeartbeatInterval.
+// an Event as JSON data; a block's contract-trigger events follow its txs
+// as one more event, index = the block's tx count, name "triggers", no
+// hash. A comment line goes out every HeartbeatInterval.
 // The stream ends when the client goes away or the backend ends the
 // subscription (a subscriber that lags too far is dropped); a client
 // reconnects with Last-Event-ID (standard SSE) or ?from_height= and misses
@@ -206,7 +208,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	}
 }
 
-// replayBlock reads the tx events of one committed block.
+// replayBlock reads the tx events of one committed block, then the
+// block's own (contract triggers).
 func (s *Server) replayBlock(ctx context.Context, height int64) ([]TxEvent, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
@@ -222,6 +225,9 @@ func (s *Server) replayBlock(ctx context.Context, height int64) ([]TxEvent, erro
 		}
 		out = append(out, TxEvent{Height: t.Height, Index: t.Index, Hash: t.Hash, Code: t.Result.Code,
 			Name: t.Result.Name, Events: t.Result.Events})
+	}
+	if len(b.Events) > 0 {
+		out = append(out, TxEvent{Height: b.Height, Index: uint32(b.TxCount), Name: BlockEventsName, Events: b.Events})
 	}
 	return out, nil
 }

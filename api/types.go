@@ -397,6 +397,41 @@ type ContractState struct {
 	Proof    *Proof `json:"proof,omitempty"`
 }
 
+// ContractStatePage is a page of a contract's storage, in key order.
+type ContractStatePage struct {
+	Items []*ContractState `json:"items"`
+	Next  string           `json:"next,omitempty"`
+}
+
+// Trigger is one of a contract's subscriptions.
+type Trigger struct {
+	// Kind is "reading", "tick" or "message".
+	Kind string `json:"kind"`
+	// Devices whose readings run on_reading, and the CEL condition.
+	Devices   []string `json:"devices,omitempty"`
+	Condition string   `json:"condition,omitempty"`
+	// Every is the tick interval in blocks; Next the height of the next.
+	Every uint64 `json:"every,omitempty"`
+	Next  int64  `json:"next,omitempty"`
+	// Height is where the subscription was set.
+	Height int64 `json:"height"`
+}
+
+// ContractTriggers lists a contract's subscriptions (none: an empty list).
+type ContractTriggers struct {
+	Contract string     `json:"contract"`
+	Triggers []*Trigger `json:"triggers"`
+}
+
+// TriggerQueue is the contract trigger queue: Head is the sequence of the
+// next invocation to run, Tail the next free one; Pending = Tail - Head
+// invocations wait for a block with trigger gas left.
+type TriggerQueue struct {
+	Head    uint64 `json:"head"`
+	Tail    uint64 `json:"tail"`
+	Pending uint64 `json:"pending"`
+}
+
 // Code is the record of stored contract code.
 type Code struct {
 	Hash     Hex      `json:"hash"`

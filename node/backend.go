@@ -116,6 +116,11 @@ func (b *backend) Block(ctx context.Context, height int64) (api.BlockInfo, error
 		h := sha256.Sum256(tx)
 		info.TxHashes = append(info.TxHashes, h[:])
 	}
+	br, err := b.n.rpc.BlockResults(ctx, &blk.Height)
+	if err != nil {
+		return api.BlockInfo{}, errs.ErrUnavailable.WithCause(err, "block results")
+	}
+	info.Events = execEvents(br.FinalizeBlockEvents)
 	return info, nil
 }
 

@@ -59,15 +59,58 @@ func (h *eventHub) start() error {
 		cancel()
 		return fmt.Errorf("subscribe to tx events: %w", err)
 	}
+	// A block's own events (contract triggers) are published before its
+	// txs' (both subscriptions are unbuffered, so they arrive in that
+	// order); they are held and dispatched after the block's last tx, so
+	// that streams see (height, index) in order.
+	bq := cmtquery.MustCompile("tm.event = 'NewBlockEvents'")
+	bsub, err := h.rpc.EventBus.SubscribeUnbuffered(ctx, "hypha-event-hub-blocks", bq)
+	if err != nil {
+		cancel()
+		return fmt.Errorf("subscribe to block events: %w", err)
+	}
 	h.cancel, h.done = cancel, make(chan struct{})
 	go func() {
 		defer close(h.done)
+		var held *committed // block events waiting for their txs
+		flush := func(height int64, index uint32) {
+			if held != nil && (height > held.ev.Height || height == held.ev.Height && index+1 >= held.ev.Index) {
+				h.dispatch(*held)
+				held = nil
+			}
+		}
 		for {
 			select {
 			case msg := <-sub.Out():
 				if d, ok := msg.Data().(cmttypes.EventDataTx); ok {
+					if held != nil && d.Height > held.ev.Height {
+						flush(d.Height, 0)
+					}
 					h.dispatch(txCommitted(d))
+					flush(d.Height, d.Index)
 				}
+			case msg := <-bsub.Out():
+				d, ok := msg.Data().(cmttypes.EventDataNewBlockEvents)
+				if !ok {
+					continue
+				}
+				if held != nil {
+					h.dispatch(*held) // a previous block's txs never came: do not hold it longer
+					held = nil
+				}
+				if len(d.Events) == 0 {
+					continue
+				}
+				c := blockEvents(d)
+				if d.NumTxs == 0 {
+					h.dispatch(c)
+				} else {
+					held = &c
+				}
+			case <-bsub.Canceled():
+				h.log.Error("block event subscription cancelled", "err", bsub.Err())
+				h.closeAll()
+				return
 			case <-sub.Canceled():
 				h.log.Error("tx event subscription cancelled", "err", sub.Err())
 				h.closeAll()
@@ -91,14 +134,7 @@ func (h *eventHub) stop() {
 func txCommitted(d cmttypes.EventDataTx) committed {
 	hash := sha256.Sum256(d.Tx)
 	r := d.Result
-	ev := api.TxEvent{Height: d.Height, Index: d.Index, Hash: hash[:], Code: r.Code, Name: r.Info}
-	for _, e := range r.Events {
-		xe := exec.Event{Type: e.Type}
-		for _, a := range e.Attributes {
-			xe.Attrs = append(xe.Attrs, exec.Attr{Key: a.Key, Value: a.Value, Index: a.Index})
-		}
-		ev.Events = append(ev.Events, xe)
-	}
+	ev := api.TxEvent{Height: d.Height, Index: d.Index, Hash: hash[:], Code: r.Code, Name: r.Info, Events: execEvents(r.Events)}
 	res := ledger.Result{Code: r.Code, Name: r.Info, Log: r.Log, GasWanted: uint64(r.GasWanted), GasUsed: uint64(r.GasUsed), Events: ev.Events}
 	if res.Code != 0 && res.Name == "" {
 		if c := errs.ByCode(res.Code); c != nil {
@@ -107,6 +143,25 @@ func txCommitted(d cmttypes.EventDataTx) committed {
 	}
 	copy(res.TxHash[:], hash[:])
 	return committed{ev: ev, res: res}
+}
+
+// execEvents converts CometBFT events back to the ledger's.
+func execEvents(evs []abcitypes.Event) []exec.Event {
+	var out []exec.Event
+	for _, e := range evs {
+		xe := exec.Event{Type: e.Type}
+		for _, a := range e.Attributes {
+			xe.Attrs = append(xe.Attrs, exec.Attr{Key: a.Key, Value: a.Value, Index: a.Index})
+		}
+		out = append(out, xe)
+	}
+	return out
+}
+
+// blockEvents is a block's own events as a stream entry after its txs.
+func blockEvents(d cmttypes.EventDataNewBlockEvents) committed {
+	return committed{ev: api.TxEvent{Height: d.Height, Index: uint32(d.NumTxs), Name: api.BlockEventsName,
+		Events: execEvents(d.Events)}}
 }
 
 func (h *eventHub) dispatch(c committed) {
