@@ -40,22 +40,43 @@ func contractCmd(g *globals) *cobra.Command {
 Contracts are Go programs built with GOOS=wasip1 GOARCH=wasm -buildmode=c-shared
 against the SDK in vm/sdk (see vm/sdk/examples). Code is stored in chunks,
 one tx each; the last one validates, meters and deploys it under its SHA-256.
-Arguments are in the SDK's encoding: --arg s:TEXT, u:NUMBER or x:HEX, in order.`,
+Arguments are in the SDK's encoding, in order: --arg s:TEXT, u:NUMBER,
+i:SIGNED (e.g. i:-2500), x:HEX or a:ADDRESS (an account, device id or key name,
+as its 20 bytes).`,
 	}
-	c.AddCommand(contractStoreCmd(g), contractInstantiateCmd(g), contractCallCmd(g), contractShowCmd(g), contractStateCmd(g),
-		contractSubscribeCmd(g))
+	c.AddCommand(contractBuildCmd(g), contractStoreCmd(g), contractInstantiateCmd(g), contractCallCmd(g), contractShowCmd(g),
+		contractStateCmd(g), contractQueryCmd(g), contractSubscribeCmd(g), contractAttachCmd(g, false), contractAttachCmd(g, true),
+		contractTriggersCmd(g), contractSendCmd(g), contractEventsCmd(g))
 	return withRejections(g, group(c))
 }
 
-// encodeArgs turns --arg values into the SDK's encoding.
-func encodeArgs(args []string) ([]byte, error) {
+// argKinds is the --arg syntax, for messages.
+const argKinds = "s:TEXT, u:NUMBER, i:SIGNED, x:HEX or a:ADDRESS"
+
+// encodeArgs turns --arg values into the SDK's encoding: s: a string, u:
+// an unsigned integer, i: a signed one (zigzag, sdk.Decoder.Int), x: bytes
+// in hex, a: the 20 bytes of an address (hypha1…, hyphadev1… or a key
+// name).
+func encodeArgs(g *globals, args []string) ([]byte, error) {
 	e := sdk.NewEncoder()
 	for _, a := range args {
 		kind, v, ok := strings.Cut(a, ":")
 		if !ok {
-			return nil, usageError{fmt.Errorf("--arg %q: want s:TEXT, u:NUMBER or x:HEX", a)}
+			return nil, usageError{fmt.Errorf("--arg %q: want %s", a, argKinds)}
 		}
 		switch kind {
+		case "i":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return nil, usageError{fmt.Errorf("--arg %q: %v", a, err)}
+			}
+			e.Int(n)
+		case "a":
+			addr, err := g.resolveAddress(v)
+			if err != nil {
+				return nil, usageError{fmt.Errorf("--arg %q: %v", a, err)}
+			}
+			e.Bytes(addr[:])
 		case "s":
 			e.String(v)
 		case "u":
@@ -71,7 +92,7 @@ func encodeArgs(args []string) ([]byte, error) {
 			}
 			e.Bytes(b)
 		default:
-			return nil, usageError{fmt.Errorf("--arg %q: want s:TEXT, u:NUMBER or x:HEX", a)}
+			return nil, usageError{fmt.Errorf("--arg %q: want %s", a, argKinds)}
 		}
 	}
 	if len(args) == 0 {
@@ -149,7 +170,7 @@ func contractInstantiateCmd(g *globals) *cobra.Command {
 			if err != nil || len(hash) != 32 {
 				return usageError{fmt.Errorf("CODE_HASH: want 64 hex digits")}
 			}
-			in, err := encodeArgs(cargs)
+			in, err := encodeArgs(g, cargs)
 			if err != nil {
 				return err
 			}
@@ -187,7 +208,7 @@ func contractInstantiateCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&label, "label", "", "a label for people")
 	c.Flags().StringVar(&admin, "admin", "", "who may migrate the contract (address or key name; default: nobody)")
 	c.Flags().Uint64Var(&funds, "funds", 0, "uhyp moved to the contract before it runs")
-	c.Flags().StringArrayVar(&cargs, "arg", nil, "an argument for instantiate: s:TEXT, u:NUMBER or x:HEX (repeatable, in order)")
+	c.Flags().StringArrayVar(&cargs, "arg", nil, "an argument for instantiate: "+argKinds+" (repeatable, in order)")
 	addTxFlags(c, &f)
 	return c
 }
@@ -210,7 +231,7 @@ func contractCallCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			in, err := encodeArgs(cargs)
+			in, err := encodeArgs(g, cargs)
 			if err != nil {
 				return err
 			}
@@ -237,7 +258,7 @@ func contractCallCmd(g *globals) *cobra.Command {
 	}
 	c.Flags().StringVar(&from, "from", "", "caller key (signs and pays)")
 	c.Flags().Uint64Var(&funds, "funds", 0, "uhyp moved to the contract before the call")
-	c.Flags().StringArrayVar(&cargs, "arg", nil, "an argument: s:TEXT, u:NUMBER or x:HEX (repeatable, in order)")
+	c.Flags().StringArrayVar(&cargs, "arg", nil, "an argument: "+argKinds+" (repeatable, in order)")
 	addTxFlags(c, &f)
 	return c
 }

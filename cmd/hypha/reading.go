@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hypha-iot/hypha/keys"
+	"github.com/hypha-iot/hypha/ledger/contract"
 	"github.com/hypha-iot/hypha/txn"
 )
 
@@ -235,7 +236,7 @@ func senmlNameOK(s string) bool {
 
 // senmlBase is the base name of a device's records, "urn:dev:hypha:<id>:",
 // so that each record's resolved name is globally unique (RFC 8428 §4.5.1).
-func senmlBase(id keys.Address) string { return "urn:dev:hypha:" + id.Device() + ":" }
+func senmlBase(id keys.Address) string { return contract.DeviceBaseName(id) }
 
 // encodeSenML builds a SenML pack in CBOR: the first record carries the base
 // name, every record a name, an optional unit and a numeric value. The

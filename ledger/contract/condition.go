@@ -19,7 +19,9 @@ import (
 //	counter int             the reading's counter (the device's tx nonce)
 //	size    int             the SenML payload's length in bytes
 //	records map(string,int) resolved SenML name (bn + n) -> numeric value
-//	                        (v) times 1000, truncated towards zero;
+//	                        (v) times 1000, truncated towards zero (a bn
+//	                        that is the device's own URN, DeviceBaseName,
+//	                        is left out: records["temp"]);
 //	                        records without a finite numeric value are left
 //	                        out, and a later record of a name wins
 //
@@ -122,7 +124,7 @@ func evalCondition(src string, maxCost uint64, dev keys.Address, counter uint64,
 		"device":  dev.Device(),
 		"counter": int64(min(counter, math.MaxInt64)),
 		"size":    int64(len(payload)),
-		"records": senmlRecords(payload),
+		"records": senmlRecords(dev, payload),
 	}
 	out, det, err := prg.Eval(vars)
 	used := est
@@ -175,19 +177,29 @@ func cachedCondition(src string, maxCost uint64) (cel.Program, uint64, error) {
 	return prg, est, err
 }
 
+// DeviceBaseName is the SenML base name that names the device itself,
+// "urn:dev:hypha:<device id>:", as the CLI and SDKs write it. It is left
+// out of the names a condition or contract sees: "temp", not
+// "urn:dev:hypha:hyphadev1…:temp".
+func DeviceBaseName(dev keys.Address) string { return "urn:dev:hypha:" + dev.Device() + ":" }
+
 // senmlRecords maps each resolved name of a SenML CBOR pack to its
 // numeric value times 1000 (truncated); payloads were validated when they
-// were submitted.
-func senmlRecords(payload []byte) map[string]int64 {
+// were submitted. A base name equal to the device's own (DeviceBaseName)
+// is dropped.
+func senmlRecords(dev keys.Address, payload []byte) map[string]int64 {
 	out := map[string]int64{}
 	var pack []map[int]any
 	if err := cbor.Unmarshal(payload, &pack); err != nil {
 		return out
 	}
-	bn := ""
+	bn, own := "", DeviceBaseName(dev)
 	for _, r := range pack {
 		if s, ok := r[-2].(string); ok {
 			bn = s
+			if s == own {
+				bn = ""
+			}
 		}
 		n, _ := r[0].(string)
 		var v float64

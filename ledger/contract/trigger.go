@@ -635,7 +635,7 @@ func readingInput(p *Pending) []byte {
 	input = appendULEB(input, p.Counter)
 	input = appendBytes(input, p.Payload)
 	input = appendULEB(input, uint64(p.Height))
-	recs := senmlRecords(p.Payload)
+	recs := senmlRecords(p.Device, p.Payload)
 	names := slices.Sorted(maps.Keys(recs))
 	input = appendULEB(input, uint64(len(names)))
 	for _, n := range names {

@@ -148,3 +148,30 @@ func TestTriggerAttachDetach(t *testing.T) {
 }
 
 func addrBytes(a keys.Address) []byte { return a[:] }
+
+// A reading whose SenML base name is the device's own URN (as the CLI
+// writes it) shows its records by their bare names to the condition and to
+// on_reading; another base name stays part of the name.
+func TestTriggerDeviceBaseName(t *testing.T) {
+	e := newTrigEnv(t, store.Config{}, false, nil, 1, 1)
+	alice := lt.Key("alice")
+	w, dev, id := e.watchers[0], e.devs[0], e.ids[0]
+	mustOK(t, e.subscribe(t, alice, &txn.ContractSubscribe{Contract: w, Kind: txn.TriggerReading,
+		Devices: []keys.Address{id}, Condition: `records["temp"] > 0`}), "subscribe")
+	read := func(bn string, v int64) {
+		e.counters[id]++
+		payload := txn.MustMarshal([]map[int]any{{-2: bn, 0: "temp", 2: v}})
+		mustOK(t, e.c.Block(e.c.DeviceTx(dev, id, e.counters[id], nil, &txn.ReadingSubmit{Payload: payload}))[0], "reading")
+	}
+	read(contract.DeviceBaseName(id), 7)
+	if got := e.count(t, w, "readings"); got != 1 {
+		t.Fatalf("own base name: %d readings seen, want 1", got)
+	}
+	if v, _ := storage(t, e.c, w, "last_temp"); sdk.NewDecoder(v).Int() != 7000 {
+		t.Errorf("last_temp = %x, want 7000", v)
+	}
+	read("urn:dev:mac:0024befffe804ff1:", 9)
+	if got := e.count(t, w, "readings"); got != 1 {
+		t.Errorf("a foreign base name matched records[\"temp\"]: %d readings", got)
+	}
+}

@@ -8,7 +8,8 @@ package sdk
 //	on_tick     height
 //
 // records is a count followed by that many (name, value) pairs in name
-// order: each SenML record's resolved name (bn + n) and its numeric value
+// order: each SenML record's resolved name (bn + n, where a bn that is the
+// device's own "urn:dev:hypha:<id>:" is left out) and its numeric value
 // times 1000, truncated towards zero, as an Int — the same view of the
 // reading a trigger's CEL condition has. The ledger resolves the SenML, so
 // a contract needs no CBOR decoder.
