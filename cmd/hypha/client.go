@@ -219,6 +219,9 @@ type txSigner struct {
 	// counter, if not 0, is the device counter to use instead of the
 	// default (see deviceCounter).
 	counter uint64
+	// nonce, if set, is the account nonce to use instead of the committed
+	// one: for a run of txs sent to the mempool one after the other.
+	nonce *uint64
 }
 
 // accountSigner unlocks key name as an account signer.
@@ -278,6 +281,8 @@ func (g *globals) sendTx(ctx context.Context, f *txFlags, s txSigner, cosigners 
 	switch {
 	case s.device && s.counter != 0:
 		nonce = s.counter
+	case !s.device && s.nonce != nil:
+		nonce = *s.nonce
 	case s.device:
 		d, err := c.Device(ctx, s.addr.Device(), nil)
 		if errors.Is(err, errs.ErrNotFound) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hypha-iot/hypha/api"
 	"github.com/hypha-iot/hypha/ledger/contract"
 	"github.com/hypha-iot/hypha/txn"
 	"github.com/hypha-iot/hypha/vm/sdk"
@@ -123,10 +124,28 @@ func contractStoreCmd(g *globals) *cobra.Command {
 			}
 			hash := sha256.Sum256(code)
 			n := (len(code) + storeChunk - 1) / storeChunk
+			// Every chunk but the last goes to the mempool without waiting
+			// (sync, with consecutive nonces: CheckTx sees the ones before),
+			// so the upload takes a block or two, not one block per chunk;
+			// the last waits as --mode says.
+			acct, err := g.client().Account(cmd.Context(), s.addr.Account(), nil)
+			if err != nil {
+				return err
+			}
+			nonce := acct.Nonce
+			if acct.PubKey == "" {
+				s.nonce = nil // the first tx attaches the key; then we count
+			}
 			var out *txOutput
 			for i := range n {
 				chunk := code[i*storeChunk : min((i+1)*storeChunk, len(code))]
 				tf := f
+				if i < n-1 {
+					tf.mode = api.ModeSync
+				}
+				if i > 0 || acct.PubKey != "" {
+					s.nonce = &nonce
+				}
 				if !f.changed("gas") {
 					tf.gas = chunkGas // the bytes of a chunk are priced per byte
 					if i == n-1 {
@@ -137,6 +156,7 @@ func contractStoreCmd(g *globals) *cobra.Command {
 				if out, err = g.sendTx(cmd.Context(), &tf, s, nil, msg); err != nil {
 					return fmt.Errorf("chunk %d of %d: %w", i+1, n, err)
 				}
+				nonce = out.Nonce + 1
 				fmt.Fprintf(g.stderr, "\rstored chunk %d/%d", i+1, n)
 			}
 			fmt.Fprintln(g.stderr)

@@ -20,6 +20,7 @@ import (
 	"github.com/hypha-iot/hypha/api"
 	"github.com/hypha-iot/hypha/errs"
 	"github.com/hypha-iot/hypha/keys"
+	"github.com/hypha-iot/hypha/ledger/contract"
 	"github.com/hypha-iot/hypha/keys/keyring"
 	"github.com/hypha-iot/hypha/ledger"
 	"github.com/hypha-iot/hypha/seal"
@@ -445,6 +446,9 @@ type inboxMessage struct {
 	Text  *string `json:"text,omitempty"`
 	Data  api.Hex `json:"data,omitempty"`
 	Error string  `json:"error,omitempty"`
+	// Command is the command kind of a contract's command, whose payload
+	// (Text or Data) is in the clear: a contract has no key to seal with.
+	Command string `json:"command,omitempty"`
 }
 
 // openEntry opens e's box with sk under the header rebuilt from the entry
@@ -453,6 +457,21 @@ type inboxMessage struct {
 func openEntry(e *api.InboxEntry, chainID string, sk keys.SealKey) inboxMessage {
 	m := inboxMessage{Cursor: e.Cursor, From: e.From, To: e.To, Kind: e.Kind, ID: e.ID, ReplyTo: e.ReplyTo,
 		Time: e.Time, Expires: e.Expires}
+	if e.Kind == txn.KindName(txn.KindContractCommand) {
+		var cmd contract.Command
+		if err := txn.Unmarshal(e.Box, &cmd); err != nil {
+			m.Error = "malformed contract command"
+			return m
+		}
+		m.Command = cmd.Kind
+		if utf8.Valid(cmd.Payload) && isPrintable(cmd.Payload) {
+			s := string(cmd.Payload)
+			m.Text = &s
+		} else {
+			m.Data = cmd.Payload
+		}
+		return m
+	}
 	from, _, err1 := keys.ParseAddress(e.From)
 	to, _, err2 := keys.ParseAddress(e.To)
 	kind, err3 := parseKind(e.Kind)
@@ -485,6 +504,9 @@ func printInboxMessage(w io.Writer, m *inboxMessage) {
 		content = fmt.Sprintf("%q", *m.Text)
 	default:
 		content = "0x" + m.Data.String()
+	}
+	if m.Command != "" {
+		content = m.Command + " " + content
 	}
 	fmt.Fprintf(w, "%s  %s  %s  %s  %s", m.Cursor, m.From, m.Kind, m.ID, content)
 	if m.ReplyTo != nil {
