@@ -20,9 +20,9 @@ import (
 	"github.com/hypha-iot/hypha/api"
 	"github.com/hypha-iot/hypha/errs"
 	"github.com/hypha-iot/hypha/keys"
-	"github.com/hypha-iot/hypha/ledger/contract"
 	"github.com/hypha-iot/hypha/keys/keyring"
 	"github.com/hypha-iot/hypha/ledger"
+	"github.com/hypha-iot/hypha/ledger/contract"
 	"github.com/hypha-iot/hypha/seal"
 	"github.com/hypha-iot/hypha/txn"
 )
