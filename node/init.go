@@ -50,6 +50,12 @@ type InitOptions struct {
 	BlobPSK string
 	// TimeoutCommit is the pause after each block (default 1 s).
 	TimeoutCommit time.Duration
+	// IdleBlockInterval is how long an idle chain waits before an empty
+	// block (CometBFT's create_empty_blocks_interval; default 10 s):
+	// blocks carry contract ticks, queued triggers and message expiry, so
+	// they must come even when nobody sends a tx. Negative: never (blocks
+	// only for txs).
+	IdleBlockInterval time.Duration
 	// Indexer is CometBFT's tx indexer: "kv" (default) or "null".
 	Indexer string
 	// GenesisTime defaults to now.
@@ -78,6 +84,9 @@ func (o *InitOptions) defaults() {
 	if o.Indexer == "" {
 		o.Indexer = "kv"
 	}
+	if o.IdleBlockInterval == 0 {
+		o.IdleBlockInterval = DefaultIdleBlockInterval
+	}
 	if o.BlobAddress == "" {
 		o.BlobAddress = DefaultAppConfig().BlobAddress
 	}
@@ -85,6 +94,10 @@ func (o *InitOptions) defaults() {
 		o.GenesisTime = time.Now().UTC().Truncate(time.Second)
 	}
 }
+
+// DefaultIdleBlockInterval is InitOptions.IdleBlockInterval's default:
+// 8,640 empty blocks a day on an idle chain.
+const DefaultIdleBlockInterval = 10 * time.Second
 
 // cometConfig is CometBFT's configuration for a Hypha home.
 func cometConfig(home string, o InitOptions) *cmtcfg.Config {
@@ -100,7 +113,10 @@ func cometConfig(home string, o InitOptions) *cmtcfg.Config {
 	c.P2P.AddrBookStrict = false
 	c.P2P.AllowDuplicateIP = true
 	c.Consensus.TimeoutCommit = o.TimeoutCommit
-	c.Consensus.CreateEmptyBlocks = false
+	// Blocks for txs at once; on an idle chain, an empty block every
+	// IdleBlockInterval so that ticks and queued triggers still run.
+	c.Consensus.CreateEmptyBlocks = o.IdleBlockInterval > 0
+	c.Consensus.CreateEmptyBlocksInterval = max(o.IdleBlockInterval, 0)
 	c.TxIndex.Indexer = o.Indexer
 	c.Instrumentation.Prometheus = false
 	return c

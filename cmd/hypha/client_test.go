@@ -71,7 +71,8 @@ func startNode(t *testing.T, configure ...func(*node.Config)) *testNode {
 	home := t.TempDir()
 	err := node.Init(home, node.InitOptions{ChainID: "hypha-cli-test", Dev: true,
 		P2PAddress: testnet.FreeAddr(t), RPCAddress: testnet.FreeAddr(t), APIAddress: testnet.FreeAddr(t),
-		BlobAddress: testnet.FreeAddr(t), MQTTAddress: testnet.FreeAddr(t), TimeoutCommit: 200 * time.Millisecond})
+		BlobAddress: testnet.FreeAddr(t), MQTTAddress: testnet.FreeAddr(t), TimeoutCommit: 200 * time.Millisecond,
+		IdleBlockInterval: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

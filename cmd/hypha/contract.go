@@ -177,10 +177,17 @@ func contractInstantiateCmd(g *globals) *cobra.Command {
 	var from, label, admin string
 	var funds uint64
 	var cargs []string
+	var quiet bool
 	c := &cobra.Command{
-		Use:     "instantiate CODE_HASH --from KEY",
-		Short:   "Create a contract from stored code; prints its address",
-		Example: "  hypha contract instantiate 3f…a1 --from dev --label counter --admin dev",
+		Use:   "instantiate (CODE_HASH | FILE.wasm) --from KEY",
+		Short: "Create a contract from stored code; prints its address",
+		Long: `Create a contract running stored code, named by its hash or by the .wasm file
+it was stored from. --arg values are the instantiate entry point's input;
+--funds moves tokens to the contract first (a contract pays its triggers' gas
+from its balance). With -q only the address is printed, for scripts:
+
+  LOT=$(hypha contract instantiate parking.wasm --from dev -q --arg a:bay7 --arg u:100)`,
+		Example: "  hypha contract instantiate 3f…a1 --from dev --label counter --admin dev\n  hypha contract instantiate counter.wasm --from dev -q",
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := required("from", from); err != nil {
@@ -188,7 +195,12 @@ func contractInstantiateCmd(g *globals) *cobra.Command {
 			}
 			hash, err := hex.DecodeString(args[0])
 			if err != nil || len(hash) != 32 {
-				return usageError{fmt.Errorf("CODE_HASH: want 64 hex digits")}
+				code, ferr := os.ReadFile(args[0])
+				if ferr != nil {
+					return usageError{fmt.Errorf("%q is neither a code hash (64 hex digits) nor a readable .wasm file", args[0])}
+				}
+				h := sha256.Sum256(code)
+				hash = h[:]
 			}
 			in, err := encodeArgs(g, cargs)
 			if err != nil {
@@ -218,6 +230,10 @@ func contractInstantiateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if quiet {
+				fmt.Fprintln(g.stdout, addr.Account())
+				return nil
+			}
 			res := map[string]any{"contract": addr.Account(), "tx": out}
 			return g.emit(res, func(w io.Writer) {
 				printTx(w, out, "instantiated contract "+addr.Account())
@@ -228,6 +244,7 @@ func contractInstantiateCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&label, "label", "", "a label for people")
 	c.Flags().StringVar(&admin, "admin", "", "who may migrate the contract (address or key name; default: nobody)")
 	c.Flags().Uint64Var(&funds, "funds", 0, "uhyp moved to the contract before it runs")
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the contract's address")
 	c.Flags().StringArrayVar(&cargs, "arg", nil, "an argument for instantiate: "+argKinds+" (repeatable, in order)")
 	addTxFlags(c, &f)
 	return c

@@ -225,8 +225,9 @@ func contractEventsCmd(g *globals) *cobra.Command {
 	var from int64
 	var limit int
 	var wait time.Duration
+	var kind string
 	c := &cobra.Command{
-		Use:   "events CONTRACT [--from-height H] [--limit N] [--wait D]",
+		Use:   "events CONTRACT [--from-height H] [--kind TYPE] [--limit N] [--wait D]",
 		Short: "Stream the events that concern a contract: calls, triggers, its own events, transfers, commands",
 		Long: `Stream committed events naming the contract: contract.* events (the
 contract's own emits are contract.<topic> with data in hex; contract.trigger
@@ -270,7 +271,7 @@ With --from-height it first replays committed blocks from that height.`,
 						return errors.New("the node ended the event stream")
 					}
 					for _, e := range ev.Events {
-						if !names(e, addr) {
+						if !names(e, addr) || kind != "" && e.Type != kind && !strings.HasPrefix(e.Type, kind+".") {
 							continue
 						}
 						ce := contractEvent{ID: ev.ID, Height: ev.Height, Event: e}
@@ -294,6 +295,7 @@ With --from-height it first replays committed blocks from that height.`,
 	c.Flags().Int64Var(&from, "from-height", 0, "replay from this height first (default: only new events)")
 	c.Flags().IntVar(&limit, "limit", 0, "stop after this many events (default: no limit)")
 	c.Flags().DurationVar(&wait, "wait", 0, "stop when no event came for this long (default: never)")
+	c.Flags().StringVar(&kind, "kind", "", "only events of this type, or under it (contract.settled, contract, transfer, message)")
 	return c
 }
 

@@ -44,6 +44,8 @@ func initFlags(c *cobra.Command, o *node.InitOptions) {
 	c.Flags().StringVar(&o.RPCAddress, "rpc", "127.0.0.1:26657", "CometBFT RPC listen address")
 	c.Flags().StringVar(&o.APIAddress, "api", "127.0.0.1:8700", "HTTP API listen address")
 	c.Flags().DurationVar(&o.TimeoutCommit, "block-time", time.Second, "pause after each block (CometBFT timeout_commit)")
+	c.Flags().DurationVar(&o.IdleBlockInterval, "idle-block-interval", node.DefaultIdleBlockInterval,
+		"an empty block after this long without txs, so that contract ticks run (negative: none)")
 	c.Flags().StringVar(&o.Indexer, "indexer", "kv", "CometBFT tx indexer: kv or null")
 	c.Flags().StringVar(&o.BlobAddress, "blob", "127.0.0.1:4001", "file sharing (libp2p) listen address, or off")
 }
@@ -189,6 +191,8 @@ func testnetCmd(g *globals) *cobra.Command {
 	c.Flags().IntVar(&o.BasePort, "base-port", 26600, "first port")
 	c.Flags().StringVar(&o.ChainID, "chain-id", "hypha-testnet", "chain id")
 	c.Flags().DurationVar(&o.TimeoutCommit, "block-time", time.Second, "pause after each block")
+	c.Flags().DurationVar(&o.IdleBlockInterval, "idle-block-interval", node.DefaultIdleBlockInterval,
+		"an empty block after this long without txs, so that contract ticks run (negative: none)")
 	c.Flags().StringVar(&o.Indexer, "indexer", "kv", "CometBFT tx indexer: kv or null")
 	c.Flags().BoolVar(&o.Dev, "dev", true, "fund a shared \"dev\" key present in every home's keyring")
 	return c
