@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/hypha-iot/hypha/errs"
 	"github.com/hypha-iot/hypha/ledger/contract"
 	lt "github.com/hypha-iot/hypha/ledger/ledgertest"
 	"github.com/hypha-iot/hypha/txn"
@@ -40,5 +41,19 @@ func TestSDKParseDevice(t *testing.T) {
 	}
 	if _, err := sdk.ParseDevice(append(bytes.Clone(b), 0)); !errors.Is(err, sdk.ErrDecode) {
 		t.Errorf("trailing byte: %v", err)
+	}
+}
+
+// The SDK's status constants are the errs codes the host returns.
+func TestSDKStatusCodes(t *testing.T) {
+	for st, c := range map[sdk.Status]*errs.Class{
+		sdk.StatusInsufficientFunds: errs.ErrInsufficientFunds, sdk.StatusZeroAmount: errs.ErrZeroAmount,
+		sdk.StatusInvalidAddress: errs.ErrInvalidAddress, sdk.StatusUnknownDevice: errs.ErrUnknownDevice,
+		sdk.StatusDeviceRevoked: errs.ErrDeviceRevoked, sdk.StatusRateLimited: errs.ErrRateLimited,
+		sdk.StatusGrantExpired: errs.ErrGrantExpired, sdk.StatusNoGrant: errs.ErrNoGrant,
+	} {
+		if uint32(st) != c.Code {
+			t.Errorf("status %d stands for %s, whose code is %d", st, c.Name, c.Code)
+		}
 	}
 }

@@ -8,8 +8,12 @@ type Status uint32
 // Refusals a contract commonly handles; the values are errs codes.
 const (
 	StatusInsufficientFunds Status = 34
+	StatusZeroAmount        Status = 35
 	StatusInvalidAddress    Status = 44
 	StatusUnknownDevice     Status = 50
+	StatusDeviceRevoked     Status = 52
+	StatusRateLimited       Status = 81 // also: a command past the trigger depth bound
+	StatusGrantExpired      Status = 84
 	StatusNoGrant           Status = 85
 )
 
