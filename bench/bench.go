@@ -45,10 +45,18 @@ const (
 	// KVStore: CometBFT's abci/example/kvstore in-memory application
 	// with unique "k…=v" txs, the baseline.
 	KVStore App = "kvstore"
+	// Contract: contract.call txs running increment on one counter
+	// contract (vm/sdk/examples/counter, built from source with the go
+	// command at setup): the metered WebAssembly path end to end. Not in
+	// the default set; ask for it with Apps.
+	Contract App = "contract"
 )
 
-// Apps lists every App in report order.
+// Apps lists the default Apps in report order.
 var Apps = []App{Transfer, Reading, KVStore}
+
+// AllApps lists every App.
+var AllApps = []App{Transfer, Reading, KVStore, Contract}
 
 // Options configure Run. The zero value of each field means its default.
 type Options struct {
@@ -147,8 +155,8 @@ func (o *Options) defaults() {
 
 func (o *Options) validate() error {
 	for _, a := range o.Apps {
-		if !slices.Contains(Apps, a) {
-			return fmt.Errorf("bench: unknown app %q (want transfer, reading or kvstore)", a)
+		if !slices.Contains(AllApps, a) {
+			return fmt.Errorf("bench: unknown app %q (want transfer, reading, kvstore or contract)", a)
 		}
 	}
 	for _, n := range o.Nodes {

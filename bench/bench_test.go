@@ -66,3 +66,35 @@ func TestRunTiny(t *testing.T) {
 		t.Errorf("ratio to kvstore not computed: %+v", hy)
 	}
 }
+
+// The contract app builds the counter, deploys it and calls it under load.
+func TestRunContract(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a network and builds a contract")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	rep, err := bench.Run(ctx, bench.Options{
+		Apps:      []bench.App{bench.Contract},
+		Nodes:     []int{1},
+		Indexers:  []string{"null"},
+		BlockTime: 200 * time.Millisecond,
+		Warmup:    time.Second,
+		Duration:  2 * time.Second,
+		Rates:     []int{100},
+		Accounts:  50,
+		Dir:       t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := rep.Rows[0]
+	if row.Err != "" || len(row.Steps) != 1 {
+		t.Fatalf("row: %+v", row)
+	}
+	st := row.Steps[0]
+	t.Log(st.Summary())
+	if st.CommittedTPS <= 0 || st.FailedInBlock > 0 || st.Refused > 0 || st.Uncommitted > 0 {
+		t.Fatalf("contract calls: %s", st.Summary())
+	}
+}

@@ -60,6 +60,8 @@ func newWorkload(app App, accounts, nodes, lanes int) (workload, error) {
 		return newReadings(accounts, nodes, lanes), nil
 	case KVStore:
 		return newKVTxs(nodes, lanes)
+	case Contract:
+		return newContractCalls(accounts, nodes, lanes), nil
 	}
 	return nil, fmt.Errorf("bench: unknown app %q", app)
 }

@@ -85,7 +85,7 @@ A full run with the defaults takes about an hour; --duration 10s, --apps and
 		},
 	}
 	f := c.Flags()
-	f.StringSliceVar(&apps, "apps", []string{"transfer", "reading", "kvstore"}, "workloads: transfer, reading, kvstore")
+	f.StringSliceVar(&apps, "apps", []string{"transfer", "reading", "kvstore"}, "workloads: transfer, reading, kvstore, contract (counter calls; needs the go command)")
 	f.IntSliceVar(&o.Nodes, "nodes", []int{1, 4}, "validator counts")
 	f.StringSliceVar(&o.Indexers, "indexer", []string{"kv", "null"}, "CometBFT tx indexers: kv, null")
 	f.DurationVar(&o.BlockTime, "block-time", time.Second, "CometBFT timeout_commit (the node default is 1s; try 200ms)")
@@ -163,7 +163,7 @@ func printBench(w io.Writer, r *bench.Report, steps bool) {
 
 	var goals []string
 	for _, row := range r.Rows {
-		if row.Nodes != 1 || row.App == bench.KVStore || row.Best == nil {
+		if row.Nodes != 1 || row.App == bench.KVStore || row.App == bench.Contract || row.Best == nil {
 			continue
 		}
 		ok := func(b bool) string {

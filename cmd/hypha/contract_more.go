@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	osexec "os/exec"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/hypha-iot/hypha/keys"
 	"github.com/hypha-iot/hypha/ledger/exec"
 	"github.com/hypha-iot/hypha/txn"
+	"github.com/hypha-iot/hypha/vm/gobuild"
 	"github.com/hypha-iot/hypha/vm/sdk"
 )
 
@@ -38,26 +37,11 @@ version. Needs the go command on PATH.`,
 			if err := required("out", out); err != nil {
 				return err
 			}
-			goBin, err := osexec.LookPath("go")
-			if err != nil {
-				return fmt.Errorf("contract build needs the go command: %w", err)
-			}
-			pkg := args[0]
-			if !strings.HasPrefix(pkg, ".") && !filepath.IsAbs(pkg) {
-				pkg = "./" + pkg
-			}
-			abs, err := filepath.Abs(out)
+			code, err := gobuild.Build(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			b := osexec.CommandContext(cmd.Context(), goBin, "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false", "-o", abs, pkg)
-			b.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
-			b.Stdout, b.Stderr = g.stderr, g.stderr
-			if err := b.Run(); err != nil {
-				return fmt.Errorf("go build %s: %w", args[0], err)
-			}
-			code, err := os.ReadFile(abs)
-			if err != nil {
+			if err := os.WriteFile(out, code, 0o644); err != nil {
 				return err
 			}
 			res := map[string]any{"file": out, "size": len(code), "code_hash": codeHash(code)}

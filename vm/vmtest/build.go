@@ -1,10 +1,10 @@
 package vmtest
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
+	"context"
 	"testing"
+
+	"github.com/hypha-iot/hypha/vm/gobuild"
 )
 
 // Build compiles the Go contract in package directory dir (a path relative
@@ -14,15 +14,9 @@ import (
 // contracts are built for Hypha, and returns the module's bytes.
 func Build(tb testing.TB, dir string) []byte {
 	tb.Helper()
-	out := filepath.Join(tb.TempDir(), "contract.wasm")
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false", "-o", out, dir)
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("build contract %s: %v\n%s", dir, err, b)
-	}
-	code, err := os.ReadFile(out)
+	code, err := gobuild.Build(context.Background(), dir)
 	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("build contract %s: %v", dir, err)
 	}
 	return code
 }
