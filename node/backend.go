@@ -95,11 +95,15 @@ func (b *backend) Tx(ctx context.Context, hash []byte) (api.TxInfo, error) {
 }
 
 func (b *backend) Block(ctx context.Context, height int64) (api.BlockInfo, error) {
-	var hp *int64
-	if height > 0 {
-		hp = &height
+	if height <= 0 {
+		// The latest block the ledger has committed: the block store may
+		// already hold the next one, whose results do not exist yet.
+		height = b.n.ledger.Info().Height
+		if height == 0 {
+			return api.BlockInfo{}, errs.ErrNotFound.Wrap("no block committed yet")
+		}
 	}
-	res, err := b.n.rpc.Block(ctx, hp)
+	res, err := b.n.rpc.Block(ctx, &height)
 	if err != nil {
 		if strings.Contains(err.Error(), "must be less than or equal") || strings.Contains(err.Error(), "is not available") {
 			return api.BlockInfo{}, errs.ErrNotFound.Wrap("block %d", height)

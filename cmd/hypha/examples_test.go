@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hypha-iot/hypha/api"
 )
 
 // The README's contract walkthroughs, command for command, against a real
@@ -70,7 +73,53 @@ func TestExampleContracts(t *testing.T) {
 		driver, owner := balance(t, "driver"), balance(t, "dev")
 		tn.run(t, "reading", "send", "--device-key", "bay7", "--value", "occupied=1")
 		waitEvent(t, lot, "contract.session_started")
+		// The driver follows its inbox live: the receipt the trigger sends
+		// at the end of the block comes through the stream (block events).
+		var who struct{ Address string }
+		tn.json(t, &who, "keys", "show", "driver", "-o", "json")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		live, err := api.NewClient(tn.api, nil).InboxStream(ctx, who.Address, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// And the live event stream carries the block's trigger events
+		// after its txs: no replay, no polling.
+		evs, err := api.NewClient(tn.api, nil).Events(ctx, api.EventFilter{Account: lot})
+		if err != nil {
+			t.Fatal(err)
+		}
 		tn.run(t, "reading", "send", "--device-key", "bay7", "--value", "occupied=0")
+	events:
+		for {
+			select {
+			case ev, ok := <-evs:
+				if !ok {
+					t.Fatal("event stream ended")
+				}
+				if ev.Name != api.BlockEventsName {
+					continue
+				}
+				for _, e := range ev.Events {
+					if e.Type == "contract.session_ended" {
+						if len(ev.Hash) != 0 {
+							t.Errorf("trigger events carry a tx hash: %+v", ev)
+						}
+						break events
+					}
+				}
+			case <-ctx.Done():
+				t.Fatal("no trigger events on the live event stream")
+			}
+		}
+		select {
+		case e, ok := <-live:
+			if !ok || e.Kind != "contract-command" || e.From != lot {
+				t.Fatalf("inbox stream: %+v (open %v)", e, ok)
+			}
+		case <-ctx.Done():
+			t.Fatal("the receipt never came through the driver's inbox stream")
+		}
 		waitEvent(t, lot, "contract.session_ended")
 		// A stay of seconds is one started minute: 100 to the owner, 900 back.
 		if got := balance(t, "driver") - driver; got != 900 {
