@@ -85,10 +85,7 @@ func Instantiate(c *exec.Context, env *Env, m *txn.ContractInstantiate) error {
 // Call executes contract.call: it moves the funds to the contract and runs
 // its call entry point with the args.
 func Call(c *exec.Context, env *Env, m *txn.ContractCall) error {
-	if err := requireRuntime(env); err != nil {
-		return err
-	}
-	ct, err := mustGet(c, m.Contract)
+	ct, err := runtimeContract(c, env, m.Contract)
 	if err != nil {
 		return err
 	}
@@ -112,10 +109,7 @@ func Call(c *exec.Context, env *Env, m *txn.ContractCall) error {
 // switches the contract to other stored code and runs that code's migrate
 // entry point with the args.
 func Migrate(c *exec.Context, env *Env, m *txn.ContractMigrate) error {
-	if err := requireRuntime(env); err != nil {
-		return err
-	}
-	ct, err := mustGet(c, m.Contract)
+	ct, err := runtimeContract(c, env, m.Contract)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/hypha-iot/hypha/errs"
+	"github.com/hypha-iot/hypha/keys"
 	"github.com/hypha-iot/hypha/ledger/exec"
 	"github.com/hypha-iot/hypha/txn"
 )
@@ -31,6 +32,15 @@ func requireRuntime(env *Env) error {
 		return errs.ErrUnknownMsg.Wrap("this ledger runs no contract runtime (ledger.Config.Contracts is nil)")
 	}
 	return nil
+}
+
+// runtimeContract is the start of every msg on an existing contract: a
+// runtime must run, and the contract must exist (ErrUnknownContract).
+func runtimeContract(c *exec.Context, env *Env, addr keys.Address) (Contract, error) {
+	if err := requireRuntime(env); err != nil {
+		return Contract{}, err
+	}
+	return mustGet(c, addr)
 }
 
 // Store executes contract.store: it adds one chunk to the signer's upload

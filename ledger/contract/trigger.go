@@ -173,10 +173,7 @@ func unsubscribe(c *exec.Context, addr keys.Address, kind uint8) bool {
 // most Limits.MaxSubscribersPerDevice subscribed contracts, and the
 // condition must compile within Limits.MaxConditionCost (ErrBadCondition).
 func Subscribe(c *exec.Context, env *Env, m *txn.ContractSubscribe) error {
-	if err := requireRuntime(env); err != nil {
-		return err
-	}
-	ct, err := mustGet(c, m.Contract)
+	ct, err := runtimeContract(c, env, m.Contract)
 	if err != nil {
 		return err
 	}
@@ -239,10 +236,7 @@ func Subscribe(c *exec.Context, env *Env, m *txn.ContractSubscribe) error {
 // Unsubscribe executes contract.unsubscribe. Invocations already queued
 // still run.
 func Unsubscribe(c *exec.Context, env *Env, m *txn.ContractUnsubscribe) error {
-	if err := requireRuntime(env); err != nil {
-		return err
-	}
-	ct, err := mustGet(c, m.Contract)
+	ct, err := runtimeContract(c, env, m.Contract)
 	if err != nil {
 		return err
 	}
@@ -260,10 +254,7 @@ func Unsubscribe(c *exec.Context, env *Env, m *txn.ContractUnsubscribe) error {
 // the contract's reading trigger, within Limits.MaxSubscribersPerDevice
 // and txn.MaxTriggerDevices.
 func Attach(c *exec.Context, env *Env, m *txn.ContractAttach) error {
-	if err := requireRuntime(env); err != nil {
-		return err
-	}
-	ct, err := mustGet(c, m.Contract)
+	ct, err := runtimeContract(c, env, m.Contract)
 	if err != nil {
 		return err
 	}
@@ -304,10 +295,7 @@ func Attach(c *exec.Context, env *Env, m *txn.ContractAttach) error {
 // Detach executes contract.detach: the devices' owner, or the contract's
 // admin or creator, removes devices from its reading trigger.
 func Detach(c *exec.Context, env *Env, m *txn.ContractDetach) error {
-	if err := requireRuntime(env); err != nil {
-		return err
-	}
-	ct, err := mustGet(c, m.Contract)
+	ct, err := runtimeContract(c, env, m.Contract)
 	if err != nil {
 		return err
 	}
@@ -349,10 +337,7 @@ func IsContract(c *exec.Context, addr keys.Address) bool {
 // sender id) and, since a message nobody reads is a loss, the contract
 // must have a message trigger: its on_message runs at the block's end.
 func Message(c *exec.Context, env *Env, m *txn.MessageSend, lim message.Limits) error {
-	if err := requireRuntime(env); err != nil {
-		return err
-	}
-	ct, err := mustGet(c, m.To)
+	ct, err := runtimeContract(c, env, m.To)
 	if err != nil {
 		return err
 	}
