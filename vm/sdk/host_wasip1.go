@@ -209,3 +209,36 @@ func statusErr(st uint32) error {
 	}
 	return Status(st)
 }
+
+// Typed storage: values in the SDK's encoding under text keys, the way the
+// examples keep their state.
+
+// GetUint returns the integer stored under key, 0 if there is none.
+func GetUint(key string) uint64 {
+	v, ok := Get([]byte(key))
+	if !ok {
+		return 0
+	}
+	return NewDecoder(v).Uint()
+}
+
+// SetUint stores an integer under key.
+func SetUint(key string, v uint64) { Set([]byte(key), NewEncoder().Uint(v).Encoded()) }
+
+// GetInt returns the signed integer stored under key, 0 if there is none.
+func GetInt(key string) int64 {
+	v, ok := Get([]byte(key))
+	if !ok {
+		return 0
+	}
+	return NewDecoder(v).Int()
+}
+
+// SetInt stores a signed integer under key.
+func SetInt(key string, v int64) { Set([]byte(key), NewEncoder().Int(v).Encoded()) }
+
+// GetBytes returns the bytes stored under key, nil if there are none.
+func GetBytes(key string) []byte {
+	v, _ := Get([]byte(key))
+	return v
+}

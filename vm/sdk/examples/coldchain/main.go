@@ -30,22 +30,6 @@ package main
 
 import "github.com/hypha-iot/hypha/vm/sdk"
 
-func get(k string) []byte { v, _ := sdk.Get([]byte(k)); return v }
-
-func getUint(k string) uint64 {
-	v, ok := sdk.Get([]byte(k))
-	if !ok {
-		return 0
-	}
-	return sdk.NewDecoder(v).Uint()
-}
-
-func setUint(k string, v uint64) { sdk.Set([]byte(k), sdk.NewEncoder().Uint(v).Encoded()) }
-
-func getInt(k string) int64 { return sdk.NewDecoder(get(k)).Int() }
-
-func setInt(k string, v int64) { sdk.Set([]byte(k), sdk.NewEncoder().Int(v).Encoded()) }
-
 //go:wasmexport instantiate
 func instantiate() {
 	d := sdk.NewDecoder(sdk.Input())
@@ -65,14 +49,14 @@ func instantiate() {
 	sdk.Set([]byte("buyer"), sdk.Caller())
 	sdk.Set([]byte("carrier"), carrier)
 	sdk.Set([]byte("logger"), logger)
-	setUint("escrow", price)
-	setInt("min", lo)
-	setInt("max", hi)
-	setUint("grace", grace)
-	setUint("penalty", penalty)
-	setInt("lat", lat)
-	setInt("lon", lon)
-	setInt("radius", radius)
+	sdk.SetUint("escrow", price)
+	sdk.SetInt("min", lo)
+	sdk.SetInt("max", hi)
+	sdk.SetUint("grace", grace)
+	sdk.SetUint("penalty", penalty)
+	sdk.SetInt("lat", lat)
+	sdk.SetInt("lon", lon)
+	sdk.SetInt("radius", radius)
 }
 
 //go:wasmexport call
@@ -80,15 +64,15 @@ func call() {
 	d := sdk.NewDecoder(sdk.Input())
 	switch m := d.String(); m {
 	case "status":
-		sdk.Return(sdk.NewEncoder().Uint(getUint("delivered")).Uint(getUint("escrow")).Uint(getUint("penalised")).
-			Uint(getUint("excursion")).Encoded())
+		sdk.Return(sdk.NewEncoder().Uint(sdk.GetUint("delivered")).Uint(sdk.GetUint("escrow")).Uint(sdk.GetUint("penalised")).
+			Uint(sdk.GetUint("excursion")).Encoded())
 	case "refund":
-		if string(sdk.Caller()) != string(get("buyer")) || getUint("delivered") == 0 {
+		if string(sdk.Caller()) != string(sdk.GetBytes("buyer")) || sdk.GetUint("delivered") == 0 {
 			sdk.Revert("refund: only the buyer, after delivery")
 		}
 		bal, err := sdk.Balance(sdk.Self())
 		if err == nil && bal > 0 {
-			if err := sdk.Transfer(get("buyer"), bal); err != nil {
+			if err := sdk.Transfer(sdk.GetBytes("buyer"), bal); err != nil {
 				sdk.Revert("refund: " + err.Error())
 			}
 		}
@@ -103,7 +87,7 @@ func onReading() {
 	if err != nil {
 		sdk.Revert("on_reading: bad input")
 	}
-	if string(r.Device) != string(get("logger")) || getUint("delivered") != 0 {
+	if string(r.Device) != string(sdk.GetBytes("logger")) || sdk.GetUint("delivered") != 0 {
 		return
 	}
 	now := uint64(sdk.BlockTime())
@@ -118,8 +102,8 @@ func onReading() {
 }
 
 func temperature(t int64, now uint64) {
-	start := getUint("excursion")
-	if t >= getInt("min") && t <= getInt("max") {
+	start := sdk.GetUint("excursion")
+	if t >= sdk.GetInt("min") && t <= sdk.GetInt("max") {
 		if start != 0 {
 			sdk.Delete([]byte("excursion"))
 			sdk.Emit("excursion_ended", sdk.NewEncoder().Uint(now-start).Encoded())
@@ -127,26 +111,26 @@ func temperature(t int64, now uint64) {
 		return
 	}
 	if start == 0 {
-		setUint("excursion", now)
+		sdk.SetUint("excursion", now)
 		sdk.Emit("excursion_started", sdk.NewEncoder().Int(t).Encoded())
 		return
 	}
-	if getUint("penalised") == 0 && now-start > getUint("grace")*1_000_000_000 {
-		p := getUint("penalty")
+	if sdk.GetUint("penalised") == 0 && now-start > sdk.GetUint("grace")*1_000_000_000 {
+		p := sdk.GetUint("penalty")
 		if p > 0 {
-			if err := sdk.Transfer(get("buyer"), p); err != nil {
+			if err := sdk.Transfer(sdk.GetBytes("buyer"), p); err != nil {
 				sdk.Revert("penalty: " + err.Error())
 			}
 		}
-		setUint("escrow", getUint("escrow")-p)
-		setUint("penalised", 1)
+		sdk.SetUint("escrow", sdk.GetUint("escrow")-p)
+		sdk.SetUint("penalised", 1)
 		sdk.Emit("penalty", sdk.NewEncoder().Uint(p).Uint(now-start).Int(t).Encoded())
 	}
 }
 
 func inside(lat, lon int64) bool {
-	r := getInt("radius")
-	return abs(lat-getInt("lat")) <= r && abs(lon-getInt("lon")) <= r
+	r := sdk.GetInt("radius")
+	return abs(lat-sdk.GetInt("lat")) <= r && abs(lon-sdk.GetInt("lon")) <= r
 }
 
 func abs(v int64) int64 {
@@ -157,15 +141,15 @@ func abs(v int64) int64 {
 }
 
 func deliver() {
-	amount := getUint("escrow")
+	amount := sdk.GetUint("escrow")
 	if amount > 0 {
-		if err := sdk.Transfer(get("carrier"), amount); err != nil {
+		if err := sdk.Transfer(sdk.GetBytes("carrier"), amount); err != nil {
 			sdk.Revert("pay the carrier: " + err.Error())
 		}
 	}
-	setUint("escrow", 0)
-	setUint("delivered", 1)
-	sdk.Emit("delivered", sdk.NewEncoder().Uint(amount).Uint(getUint("penalised")).Encoded())
+	sdk.SetUint("escrow", 0)
+	sdk.SetUint("delivered", 1)
+	sdk.Emit("delivered", sdk.NewEncoder().Uint(amount).Uint(sdk.GetUint("penalised")).Encoded())
 }
 
 func main() {}

@@ -34,18 +34,6 @@ const (
 
 const minute = 60_000_000_000 // ns
 
-func get(k string) []byte { v, _ := sdk.Get([]byte(k)); return v }
-
-func getUint(k string) uint64 {
-	v, ok := sdk.Get([]byte(k))
-	if !ok {
-		return 0
-	}
-	return sdk.NewDecoder(v).Uint()
-}
-
-func setUint(k string, v uint64) { sdk.Set([]byte(k), sdk.NewEncoder().Uint(v).Encoded()) }
-
 //go:wasmexport instantiate
 func instantiate() {
 	d := sdk.NewDecoder(sdk.Input())
@@ -55,8 +43,8 @@ func instantiate() {
 	}
 	sdk.Set([]byte("sensor"), sensor)
 	sdk.Set([]byte("owner"), sdk.Caller())
-	setUint("rate", rate)
-	setUint("state", free)
+	sdk.SetUint("rate", rate)
+	sdk.SetUint("state", free)
 }
 
 //go:wasmexport call
@@ -64,27 +52,27 @@ func call() {
 	d := sdk.NewDecoder(sdk.Input())
 	switch m := d.String(); m {
 	case "park":
-		if getUint("state") != free {
+		if sdk.GetUint("state") != free {
 			sdk.Revert("park: the space is taken")
 		}
 		dep := sdk.Funds()
-		if dep < getUint("rate") {
+		if dep < sdk.GetUint("rate") {
 			sdk.Revert("park: attach a deposit of at least one minute")
 		}
 		sdk.Set([]byte("driver"), sdk.Caller())
-		setUint("deposit", dep)
-		setUint("state", reserved)
+		sdk.SetUint("deposit", dep)
+		sdk.SetUint("state", reserved)
 		sdk.Emit("reserved", sdk.NewEncoder().Bytes(sdk.Caller()).Uint(dep).Encoded())
 	case "cancel":
-		if getUint("state") != reserved || string(get("driver")) != string(sdk.Caller()) {
+		if sdk.GetUint("state") != reserved || string(sdk.GetBytes("driver")) != string(sdk.Caller()) {
 			sdk.Revert("cancel: no reservation of yours to cancel")
 		}
-		refund(getUint("deposit"))
+		refund(sdk.GetUint("deposit"))
 		reset()
 		sdk.Emit("cancelled", nil)
 	case "status":
-		sdk.Return(sdk.NewEncoder().Uint(getUint("state")).Bytes(get("driver")).Uint(getUint("deposit")).
-			Uint(getUint("start")).Encoded())
+		sdk.Return(sdk.NewEncoder().Uint(sdk.GetUint("state")).Bytes(sdk.GetBytes("driver")).Uint(sdk.GetUint("deposit")).
+			Uint(sdk.GetUint("start")).Encoded())
 	default:
 		sdk.Revert("unknown method " + m)
 	}
@@ -96,7 +84,7 @@ func onReading() {
 	if err != nil {
 		sdk.Revert("on_reading: bad input")
 	}
-	if string(r.Device) != string(get("sensor")) {
+	if string(r.Device) != string(sdk.GetBytes("sensor")) {
 		return
 	}
 	occ, ok := r.Value("occupied")
@@ -104,11 +92,11 @@ func onReading() {
 		return
 	}
 	now := uint64(sdk.BlockTime())
-	switch st := getUint("state"); {
+	switch st := sdk.GetUint("state"); {
 	case occ > 0 && st == reserved:
-		setUint("start", now)
-		setUint("state", occupied)
-		sdk.Emit("session_started", sdk.NewEncoder().Bytes(get("driver")).Uint(now).Encoded())
+		sdk.SetUint("start", now)
+		sdk.SetUint("state", occupied)
+		sdk.Emit("session_started", sdk.NewEncoder().Bytes(sdk.GetBytes("driver")).Uint(now).Encoded())
 	case occ > 0 && st == free:
 		sdk.Emit("unpaid", sdk.NewEncoder().Uint(now).Encoded())
 	case occ == 0 && st == occupied:
@@ -119,18 +107,18 @@ func onReading() {
 // end closes the session: the owner is paid per started minute, the
 // driver refunded the rest and sent a receipt.
 func end() {
-	start, now := getUint("start"), uint64(sdk.BlockTime())
+	start, now := sdk.GetUint("start"), uint64(sdk.BlockTime())
 	minutes := uint64(1)
 	if now > start {
 		minutes = (now - start + minute - 1) / minute
 	}
-	dep, rate := getUint("deposit"), getUint("rate")
+	dep, rate := sdk.GetUint("deposit"), sdk.GetUint("rate")
 	fee := dep // the deposit caps the fee
 	if minutes <= dep/rate {
 		fee = minutes * rate
 	}
 	if fee > 0 {
-		if err := sdk.Transfer(get("owner"), fee); err != nil {
+		if err := sdk.Transfer(sdk.GetBytes("owner"), fee); err != nil {
 			sdk.Revert("pay the owner: " + err.Error())
 		}
 	}
@@ -138,7 +126,7 @@ func end() {
 	receipt := sdk.NewEncoder().Uint(minutes).Uint(fee).Uint(dep - fee).Encoded()
 	// The receipt is best effort: an account always takes it, and a
 	// failure must not keep the car parked forever.
-	_ = sdk.Send(get("driver"), "parking-receipt", receipt)
+	_ = sdk.Send(sdk.GetBytes("driver"), "parking-receipt", receipt)
 	sdk.Emit("session_ended", receipt)
 	reset()
 }
@@ -147,7 +135,7 @@ func refund(amount uint64) {
 	if amount == 0 {
 		return
 	}
-	if err := sdk.Transfer(get("driver"), amount); err != nil {
+	if err := sdk.Transfer(sdk.GetBytes("driver"), amount); err != nil {
 		sdk.Revert("refund: " + err.Error())
 	}
 }
@@ -156,7 +144,7 @@ func reset() {
 	for _, k := range []string{"driver", "deposit", "start"} {
 		sdk.Delete([]byte(k))
 	}
-	setUint("state", free)
+	sdk.SetUint("state", free)
 }
 
 func main() {}
