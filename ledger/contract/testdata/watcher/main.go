@@ -9,7 +9,10 @@
 // ("messages"), records the last one's sender, body and depth
 // ("last_sender", "last_message", "last_depth") and, after call "forward"
 // with a 20-byte address, commands that address with the same body,
-// recording the host's status ("forward_status", 0 for success).
+// recording the host's status ("forward_status", 0 for success). After
+// call "command", on_reading also sends the reading's device a "seen"
+// command whose payload is the reading's counter, recording the status
+// ("command_status").
 package main
 
 import "github.com/hypha-iot/hypha/vm/sdk"
@@ -45,6 +48,13 @@ func onReading() {
 		sdk.Set([]byte("last_temp"), sdk.NewEncoder().Int(v).Encoded())
 	}
 	sdk.Emit("seen", sdk.NewEncoder().Uint(r.Counter).Encoded())
+	if _, ok := sdk.Get([]byte("command")); ok {
+		var st uint64
+		if err := sdk.Send(r.Device, "seen", sdk.NewEncoder().Uint(r.Counter).Encoded()); err != nil {
+			st = uint64(err.(sdk.Status))
+		}
+		put("command_status", st)
+	}
 }
 
 //go:wasmexport on_message
@@ -87,6 +97,8 @@ func call() {
 		sdk.Set([]byte("trap"), []byte{1})
 	case "untrap":
 		sdk.Delete([]byte("trap"))
+	case "command":
+		sdk.Set([]byte("command"), []byte{1})
 	case "forward":
 		sdk.Set([]byte("forward"), d.Bytes())
 	default:
