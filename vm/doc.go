@@ -71,13 +71,56 @@
 // block — a straight run of code entered only at its top: the function
 // start, after loop, if, else, end, br, br_if, br_table, return and
 // unreachable — begins by subtracting its static cost (GasSchedule.Instr
-// per instruction, plus Call per call and call_indirect) and trapping
-// when the counter goes negative. memory.grow charges MemoryPage per page
-// asked for and memory.copy and memory.fill Bulk per 16 bytes, before
-// they run. Host functions charge the same counter. A call also pays for
-// its fresh instance (GasSchedule.Instance, per page of initial memory and
-// per table element) before it starts. Out of gas is errs.ErrOutOfGas with
-// GasUsed equal to the limit.
+// per instruction, plus Call per call and call_indirect). memory.grow
+// charges MemoryPage per page asked for and memory.copy and memory.fill
+// Bulk per 16 bytes, before they run. Host functions charge the same
+// counter. A call also pays for its fresh instance (GasSchedule.Instance,
+// per page of initial memory and per table element) before it starts.
+//
+// The counter is not checked after every subtraction, only where work
+// could otherwise go on without bound; a check traps when the counter is
+// negative:
+//
+//   - at every function entry, after the call-depth prologue (so every call
+//     and call_indirect is checked);
+//   - at the top of every loop body, so every backward branch is;
+//   - after the charge of memory.grow, memory.copy and memory.fill, before
+//     the operation: no growth or bulk work on exhausted gas;
+//   - on exit from every function that has an unchecked charge, so that a
+//     caller never runs on after its callee exhausted the gas;
+//   - in every host function (hypha_v1 and WASI), which ends the call out
+//     of gas before doing anything when the counter is already negative —
+//     no Host method, output or state change on exhausted gas.
+//
+// Between two checks runs only straight-line, forward code of one
+// function: a backward branch lands on a loop top, a call on a function
+// entry, a return on the exit check (or leaves a function whose every
+// charge is checked at once), and host calls and memory operations of
+// unbounded cost are checked first. Once the gas has run out, the function
+// that ran it out goes on at most to the end of its body — at most
+// MaxFunctionBytes instructions; no callee body, host function, growth or
+// bulk operation runs — and no caller runs on. The counter goes at most
+// MaxFunctionBytes×(Instr+Call) plus one checked dynamic charge below zero,
+// far from overflowing an i64 that starts at most at MaxGasLimit (2^62).
+//
+// The counter only ever decreases, so a negative counter at the end of a
+// call means the gas ran out at the very charge where checking after every
+// charge would have stopped the call, and nothing the code did after that
+// is visible: no host function ran. The engine decides accordingly:
+//
+//   - a call (or initialiser) that ends with the counter negative is out
+//     of gas — errs.ErrOutOfGas, GasUsed equal to the limit, no return
+//     data — whatever ended it: a trap (unreachable, division by zero, an
+//     out-of-bounds access), the call-depth budget (a call made after the
+//     gas ran out may hit it before the callee's entry check), or a normal
+//     return (which the exit checks already prevent);
+//   - an error a host function records (a bad pointer, revert, proc_exit,
+//     payload too large, a Host failure, its own out of gas) is reported
+//     as is: host functions run only with a non-negative counter.
+//
+// A call that succeeds, or fails in any other way, uses exactly the gas it
+// would with a check after every charge: the subtractions are the same,
+// and the outcome is the same for every gas limit.
 //
 // memory.grow past the cap traps with ErrMemoryLimit instead of returning
 // -1: running out of memory is then one clear error, for Go (whose runtime

@@ -90,13 +90,17 @@ func NewEngine(ctx context.Context, cfg Config) (*Engine, error) {
 }
 
 // hostAdapter wraps a host function for wazero: it finds the call state,
-// refuses the host ABI during initialisation, and turns a panic of the Host
-// (a bug, not the contract's doing) into an internal error rather than a
-// trap.
+// ends the call out of gas if the counter is already negative (the code
+// does not check it after every charge: see doc.go, "Metering"), refuses the host ABI during initialisation, and turns a
+// panic of the Host (a bug, not the contract's doing) into an internal
+// error rather than a trap.
 func hostAdapter(module, name string, fn func(*callState, []uint64)) api.GoModuleFunc {
 	abi := module == ABIModule
 	return func(ctx context.Context, _ api.Module, stack []uint64) {
 		s := ctx.Value(stateKey{}).(*callState)
+		if s.gasLeft() < 0 {
+			s.abort(errs.ErrOutOfGas.Wrap("contract used its %d gas", s.inv.GasLimit))
+		}
 		if abi && s.host == nil {
 			s.trap("%s.%s called during %s", ABIModule, name, initExport)
 		}
@@ -183,10 +187,13 @@ func (e *Engine) Call(ctx context.Context, mod *Module, inv Invocation, host Hos
 	defer inst.Close(ctx)
 	_, err = inst.ExportedFunction(inv.Entry).Call(cctx)
 	res := Result{GasUsed: inv.GasLimit, Output: s.output}
-	if left := s.gasLeft(); left >= 0 {
+	left := s.gasLeft()
+	if left >= 0 {
 		res.GasUsed = inv.GasLimit - uint64(left)
 	}
-	if err != nil {
+	// A negative counter is out of gas even if the code returned normally:
+	// the code checks the counter only here and there (doc.go, "Metering").
+	if err != nil || left < 0 {
 		return res, e.classify(inst, s, err)
 	}
 	res.Return = s.ret
@@ -195,7 +202,13 @@ func (e *Engine) Call(ctx context.Context, mod *Module, inv Invocation, host Hos
 
 // classify turns a failed call into its error class, from what the host
 // functions recorded and the injected globals: a trap's cause is read from
-// state, never from the engine's message, so both engines agree.
+// state, never from the engine's message, so both engines agree. A call
+// that ended with the gas counter negative is out of gas whatever stopped
+// it (a trap, the depth budget, or nothing: err may be nil), since the
+// counter only decreases and the code would have stopped out of gas had it
+// checked the counter after every charge. A host function's record comes
+// first: host functions run only with the counter non-negative, and one
+// that finds the gas exhausted records the out-of-gas error itself.
 func (e *Engine) classify(inst api.Module, s *callState, err error) error {
 	if s.err != nil {
 		var ex *exitError

@@ -11,7 +11,7 @@ import (
 // FuzzValidate feeds arbitrary modules to Validate: it must not panic nor
 // allocate beyond the input's reach, and whenever wazero accepts the
 // original module, it must accept the instrumented one (instrumentation
-// preserves validity).
+// preserves validity). The gas checks must be where doc.go says.
 func FuzzValidate(f *testing.F) {
 	seeds := []*wmod{
 		minimal(),
@@ -42,6 +42,7 @@ func FuzzValidate(f *testing.F) {
 		if err != nil {
 			return
 		}
+		verifyGasChecks(t, mod)
 		orig, err := rt.CompileModule(ctx, code)
 		if err != nil {
 			return // invalid WebAssembly our static checks do not catch; wazero rejects it at Load

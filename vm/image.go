@@ -61,8 +61,8 @@ func (e *Engine) buildImage(ctx context.Context, cm wazero.CompiledModule, mod *
 		return nil, err
 	}
 	defer inst.Close(ctx)
-	if _, err := inst.ExportedFunction(initExport).Call(cctx); err != nil {
-		err = e.classify(inst, s, err)
+	if _, err := inst.ExportedFunction(initExport).Call(cctx); err != nil || s.gasLeft() < 0 {
+		err = e.classify(inst, s, err) // out of gas if the counter is negative, even if err is nil
 		return nil, fmt.Errorf("%w: %s failed: %v", ErrInvalidModule, initExport, err)
 	}
 	img := &image{pages: s.mem.Size() / 65536, mono: s.mono, initGas: inv.GasLimit - uint64(s.gasLeft())}

@@ -100,6 +100,7 @@ func mustValidate(tb testing.TB, code []byte, lim Limits) *Module {
 	if err != nil {
 		tb.Fatalf("Validate: %v", err)
 	}
+	verifyGasChecks(tb, mod)
 	if def {
 		sharedMu.Lock()
 		validated[key] = mod

@@ -6,10 +6,12 @@ import (
 
 // injector rewrites function bodies at deploy time (see doc.go, "Metering"):
 //
-//   - every basic block starts by charging its static cost to the gas
-//     global and trapping when the counter goes negative;
+//   - every basic block starts by subtracting its static cost from the gas
+//     global; the counter is checked (a trap when it is negative) only at
+//     function entry, at the top of every loop body and, in a function
+//     that has unchecked charges, on its exit;
 //   - memory.grow charges per page asked for, memory.copy and memory.fill
-//     per 16 bytes, both before the operation;
+//     per 16 bytes, both before the operation and checked;
 //   - memory.grow that fails (past the memory cap) traps with ErrMemoryLimit
 //     instead of returning -1;
 //   - float instructions whose NaN results are nondeterministic are
@@ -23,12 +25,12 @@ import (
 // Only locals, globals and one type are appended; no index the code already
 // uses moves, so exports, tables and calls need no remapping.
 type injector struct {
-	lim                 *Limits
-	gas, depth, fault   uint32 // indices of the injected globals
-	nTypes, nGlobals    uint32 // before injection: indices at or above are rejected
-	nFuncs, nTables     uint32
-	ins                 []instr // scratch, reused across functions
-	segments, nanFixups int     // statistics
+	lim                         *Limits
+	gas, depth, fault           uint32 // indices of the injected globals
+	nTypes, nGlobals            uint32 // before injection: indices at or above are rejected
+	nFuncs, nTables             uint32
+	ins                         []instr // scratch, reused across functions
+	segments, checks, nanFixups int     // statistics
 }
 
 // frameUnits is the call-stack cost of one active call of a function: it
@@ -92,20 +94,36 @@ func (j *injector) instrument(f body) ([]byte, []byte, error) {
 
 	depth := uint32(0) // open blocks inside the wrapper
 	prev := 0
+	// check: the next instruction starts a function or loop body, where the
+	// counter is checked. unchecked: some charge of the function is not
+	// followed by a check, so the counter may be negative on exit.
+	check, unchecked := true, false
 	for i, in := range j.ins {
 		start := prev
 		prev = in.end
 		if in.charge > 0 {
 			out = j.charge(out, in.charge)
+			unchecked = unchecked || !check
+		}
+		if check {
+			out = j.checkGas(out)
+			check = false
 		}
 		raw := f.code[start:in.end]
 		switch {
 		case in.op == opBlock, in.op == opLoop, in.op == opIf:
 			depth++
 			out = append(out, raw...)
+			check = in.op == opLoop
 		case in.op == opEnd && i == len(j.ins)-1:
-			// Close the wrapper, then the epilogue, then the function.
-			out = append(out, opEnd, opGlobalGet)
+			// Close the wrapper, then the epilogue, then the function. A
+			// function that may leave with the counter negative checks it
+			// on exit, so that no caller runs on (see doc.go, "Metering").
+			out = append(out, opEnd)
+			if unchecked {
+				out = j.checkGas(out)
+			}
+			out = append(out, opGlobalGet)
 			out = appendU32(out, j.depth)
 			out = append(out, opI32Const)
 			out = appendS64(out, int64(f.units))
@@ -159,7 +177,7 @@ func (j *injector) instrument(f body) ([]byte, []byte, error) {
 	return out, extra, nil
 }
 
-// charge appends: gas -= cost; if gas < 0 { unreachable }.
+// charge appends: gas -= cost. The counter is not checked: see checkGas.
 func (j *injector) charge(out []byte, cost int64) []byte {
 	j.segments++
 	out = append(out, opGlobalGet)
@@ -167,11 +185,12 @@ func (j *injector) charge(out []byte, cost int64) []byte {
 	out = append(out, opI64Const)
 	out = appendS64(out, cost)
 	out = append(out, opI64Sub, opGlobalSet)
-	out = appendU32(out, j.gas)
-	return j.checkGas(out)
+	return appendU32(out, j.gas)
 }
 
+// checkGas appends: if gas < 0 { unreachable }.
 func (j *injector) checkGas(out []byte) []byte {
+	j.checks++
 	out = append(out, opGlobalGet)
 	out = appendU32(out, j.gas)
 	out = append(out, opI64Const, 0, opI64LtS, opIf, blockTypeEmpty, opUnreachable, opEnd)

@@ -63,9 +63,9 @@ func BenchmarkMetering(b *testing.B) {
 	defer plain.close()
 	warm := newWarmInstance(b, e, mod)
 	defer warm.close()
-	b.Logf("compute: %d bytes, %d instrumented, %d metered blocks, %d NaN fix-ups; initialiser %d gas; "+
+	b.Logf("compute: %d bytes, %d instrumented, %d metered blocks, %d gas checks, %d NaN fix-ups; initialiser %d gas; "+
 		"image %d pages, %d chunks, %d bytes; %d gas a call before it starts",
-		len(code), len(mod.Code), mod.Stats.Blocks, mod.Stats.NaNFixups, initGas,
+		len(code), len(mod.Code), mod.Stats.Blocks, mod.Stats.GasChecks, mod.Stats.NaNFixups, initGas,
 		warm.img.pages, len(warm.img.chunks), imageBytes(warm.img), warm.img.callGas)
 	host := newHost()
 

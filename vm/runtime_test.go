@@ -18,7 +18,13 @@ import (
 // data, output, error, host effects), and returns the compiler's outcome.
 func run(t *testing.T, code []byte, lim Limits, in Invocation, setup func(*vmtest.Host)) (Result, *vmtest.Host, error) {
 	t.Helper()
-	mod := mustValidate(t, code, lim)
+	return runModule(t, mustValidate(t, code, lim), in, setup)
+}
+
+// runModule is run on a module already validated.
+func runModule(t *testing.T, mod *Module, in Invocation, setup func(*vmtest.Host)) (Result, *vmtest.Host, error) {
+	t.Helper()
+	lim := mod.Limits
 	type outcome struct {
 		res  Result
 		host *vmtest.Host

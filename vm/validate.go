@@ -44,6 +44,7 @@ type Stats struct {
 	Functions   int // defined functions
 	Imports     int // imported functions
 	Blocks      int // metered basic blocks
+	GasChecks   int // places the gas counter is checked (see doc.go, "Metering")
 	NaNFixups   int // canonicalised float instructions
 	MemoryPages uint32
 }
@@ -328,6 +329,7 @@ func instrumentModule(m *wasm.Module, lim *Limits, mod *Module) error {
 		c.LocalTypes = append(c.LocalTypes, extra...)
 	}
 	mod.Stats.Blocks = j.segments
+	mod.Stats.GasChecks = j.checks
 	mod.Stats.NaNFixups = j.nanFixups
 
 	// The engine builds the initial memory itself (image.go): the compiled
