@@ -115,6 +115,13 @@ func ParseToken(s string) (*Token, error) {
 	if !ok {
 		return nil, errors.New("mqtt: token: want claims.signature")
 	}
+	// encoding/base64 skips \r and \n even in strict mode: refuse every
+	// byte outside the URL-safe alphabet, so a token has one text form.
+	if i := strings.IndexFunc(claims+sig, func(r rune) bool {
+		return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+	}); i >= 0 {
+		return nil, errors.New("mqtt: token: a character outside base64url")
+	}
 	enc := base64.RawURLEncoding.Strict()
 	raw, err := enc.DecodeString(claims)
 	if err != nil {
