@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -163,15 +162,8 @@ CONTRACT), auditable like any other.`,
 				return err
 			}
 			m := &txn.MessageSend{To: addr, Kind: k, Box: body}
-			if idHex != "" {
-				if m.ID, err = parseMsgID("id", idHex); err != nil {
-					return err
-				}
-			} else {
-				m.ID = make([]byte, txn.MsgIDSize)
-				if _, err := rand.Read(m.ID); err != nil {
-					return err
-				}
+			if m.ID, err = messageID(idHex); err != nil {
+				return err
 			}
 			s, err := g.accountSigner(from, f.passFile)
 			if err != nil {

@@ -301,15 +301,8 @@ are printed. A command-result names the command it answers with --reply-to.`,
 			if k != txn.KindCommandResult && m.ReplyTo != nil {
 				return usageError{fmt.Errorf("--reply-to goes with --kind command-result")}
 			}
-			if idHex != "" {
-				if m.ID, err = parseMsgID("id", idHex); err != nil {
-					return err
-				}
-			} else {
-				m.ID = make([]byte, txn.MsgIDSize)
-				if _, err := rand.Read(m.ID); err != nil {
-					return err
-				}
+			if m.ID, err = messageID(idHex); err != nil {
+				return err
 			}
 			if m.To, err = g.resolveAddress(to); err != nil {
 				return err
@@ -428,6 +421,16 @@ func eventAttr(r *ledger.Result, typ, key string) string {
 		}
 	}
 	return ""
+}
+
+// messageID is --id parsed, or 16 random bytes when it is empty.
+func messageID(idHex string) ([]byte, error) {
+	if idHex != "" {
+		return parseMsgID("id", idHex)
+	}
+	id := make([]byte, txn.MsgIDSize)
+	_, err := rand.Read(id)
+	return id, err
 }
 
 // inboxMessage is one inbox entry as msg inbox prints it: the entry, and
