@@ -58,6 +58,14 @@ type Params struct {
 	// MaxSubscribersPerDevice bounds the contracts with a reading trigger
 	// on one device (the device's readings pay for queueing them).
 	MaxSubscribersPerDevice uint64 `json:"max_subscribers_per_device" cbor:"21,keyasint"`
+	// MaxQueuedPerContract bounds one contract's invocations waiting in the
+	// trigger queue (0: no bound, as on chains whose params predate it):
+	// past it a reading still commits but queues nothing for that contract
+	// (event contract.trigger_dropped), a message to it or a command from
+	// another contract is refused (ErrRateLimited), a tick is skipped
+	// (contract.tick_skipped). The queue's size is bounded by this times
+	// the number of contracts.
+	MaxQueuedPerContract uint64 `json:"max_queued_per_contract" cbor:"22,keyasint"`
 }
 
 // MaxGasPrice bounds each entry of the gas schedule.
@@ -90,6 +98,7 @@ func DefaultParams() Params {
 		TriggerGasLimit:         5_000_000,
 		MaxConditionCost:        1_000,
 		MaxSubscribersPerDevice: 16,
+		MaxQueuedPerContract:    1024,
 	}
 }
 
@@ -159,5 +168,6 @@ func (p *Params) fileLimits() file.Limits { return file.Limits{MaxFileSize: p.Ma
 func (p *Params) contractLimits() contract.Limits {
 	return contract.Limits{MaxCodeBytes: p.MaxCodeBytes, CodeByteGas: p.CodeByteGas, MessageRetention: p.MessageRetention,
 		TriggerGasLimit: p.TriggerGasLimit, TriggerGasPerBlock: p.TriggerGasPerBlock,
-		MaxConditionCost: p.MaxConditionCost, MaxSubscribersPerDevice: p.MaxSubscribersPerDevice}
+		MaxConditionCost: p.MaxConditionCost, MaxSubscribersPerDevice: p.MaxSubscribersPerDevice,
+		MaxQueuedPerContract: p.MaxQueuedPerContract}
 }

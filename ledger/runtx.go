@@ -420,6 +420,6 @@ func submitReading(c *exec.Context, m *txn.ReadingSubmit, p *Params, records int
 	device.Put(c, &d)
 	// Contracts with a reading trigger on the device: queued in tx order,
 	// run at the block's end (contract.RunTriggers).
-	contract.EnqueueReading(c, d.ID, c.Nonce, m.Payload)
+	contract.EnqueueReading(c, d.ID, c.Nonce, m.Payload, p.MaxQueuedPerContract)
 	return nil
 }

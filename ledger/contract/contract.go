@@ -155,7 +155,8 @@ func run(c *exec.Context, env *Env, ct *Contract, code *Code, entry string, inpu
 			return Result{}, err
 		}
 	}
-	h := &host{c: cc, kv: child, view: env.View, self: ct.Address, retention: env.Limits.MessageRetention, depth: env.Depth}
+	h := &host{c: cc, kv: child, view: env.View, self: ct.Address, retention: env.Limits.MessageRetention, depth: env.Depth,
+		maxQueued: env.Limits.MaxQueuedPerContract}
 	inv := Invocation{Entry: entry, Input: input, GasLimit: c.Meter.Limit - c.Meter.Used,
 		Caller: bytes.Clone(c.Signer[:]), Contract: bytes.Clone(ct.Address[:]),
 		Height: c.Header.Height, Time: c.Header.Time, Funds: uint64(funds), Seed: Seed(c.Header.Height, c.TxHash, c.MsgIndex)}

@@ -28,6 +28,9 @@ type Limits struct {
 	// MaxSubscribersPerDevice bounds the contracts with a reading trigger
 	// on one device.
 	MaxSubscribersPerDevice uint64
+	// MaxQueuedPerContract bounds the invocations of one contract waiting
+	// in the trigger queue (0: no bound).
+	MaxQueuedPerContract uint64
 }
 
 // Env is what contract msgs need beyond the tx's exec.Context. The ledger

@@ -29,7 +29,8 @@ type host struct {
 	view      *View
 	self      keys.Address
 	retention int64
-	depth     uint8 // Env.Depth
+	depth     uint8  // Env.Depth
+	maxQueued uint64 // Limits.MaxQueuedPerContract
 	fault     *exec.StorageFault
 }
 
@@ -252,8 +253,10 @@ func (h *host) Send(to []byte, kind string, payload []byte) (err error) {
 	}
 	id := commandID(h.c.TxHash, h.c.MsgIndex, a)
 	if trigger {
-		push(h.c, &Pending{Contract: a, Kind: txn.TriggerMessage, Height: h.c.Header.Height, Sender: h.self,
-			MsgKind: txn.KindContractCommand, MsgID: id, Payload: payload, Command: kind, Depth: h.depth + 1})
+		if ok, n := push(h.c, &Pending{Contract: a, Kind: txn.TriggerMessage, Height: h.c.Header.Height, Sender: h.self,
+			MsgKind: txn.KindContractCommand, MsgID: id, Payload: payload, Command: kind, Depth: h.depth + 1}, h.maxQueued); !ok {
+			return queueFull(a, n)
+		}
 	}
 	expires := h.c.Header.Height + h.retention
 	h.c.SetRecord(ik, &message.Entry{Sender: h.self, Kind: txn.KindContractCommand, ID: id,

@@ -28,6 +28,7 @@ import (
 //	ctr/k/{height:8}            -> Subscribers (contracts whose tick is due at height)
 //	ctr/q/{seq:8}               -> Pending (a queued invocation)
 //	ctr/qp                      -> QueuePos
+//	ctr/n/{contract:20}         -> QueueCount (its invocations queued)
 //
 // None needs iteration: exec.Cache cannot range over a block's writes.
 const (
@@ -36,6 +37,7 @@ const (
 	tickPrefix     = "ctr/k/"
 	queuePrefix    = "ctr/q/"
 	queuePosKeyStr = "ctr/qp"
+	queuedPrefix   = "ctr/n/"
 )
 
 // Subscription is a contract's trigger of one kind.
@@ -75,6 +77,14 @@ type Pending struct {
 	Command string       `cbor:"11,keyasint,omitempty"`
 	Depth   uint8        `cbor:"12,keyasint,omitempty"`
 }
+
+// QueueCount is the number of a contract's invocations in the queue.
+type QueueCount struct {
+	N uint64 `cbor:"1,keyasint"`
+}
+
+// QueuedKey is the key of a contract's QueueCount.
+func QueuedKey(addr keys.Address) []byte { return cat(queuedPrefix, addr[:]) }
 
 // QueuePos is the trigger queue's head (next to run) and tail (next free).
 type QueuePos struct {
@@ -363,17 +373,47 @@ func Message(c *exec.Context, env *Env, m *txn.MessageSend, lim message.Limits) 
 	c.Emit("message", exec.Ix("to", ct.Address.String()), exec.Ix("from", c.Signer.String()),
 		exec.A("kind", txn.KindName(m.Kind)), exec.A("id", hex.EncodeToString(m.ID)), exec.A("cursor", cur.String()),
 		exec.A("size", exec.U(uint64(len(m.Box)))))
-	push(c, &Pending{Contract: ct.Address, Kind: txn.TriggerMessage, Height: c.Header.Height, Sender: c.Signer,
-		MsgKind: m.Kind, MsgID: m.ID, Payload: m.Box})
+	if ok, n := push(c, &Pending{Contract: ct.Address, Kind: txn.TriggerMessage, Height: c.Header.Height, Sender: c.Signer,
+		MsgKind: m.Kind, MsgID: m.ID, Payload: m.Box}, env.Limits.MaxQueuedPerContract); !ok {
+		return queueFull(ct.Address, n)
+	}
 	return nil
 }
 
-func push(c *exec.Context, p *Pending) {
+// push queues p unless its contract already has max invocations queued
+// (max 0: no bound); it reports whether it did, and how many are queued.
+func push(c *exec.Context, p *Pending, max uint64) (bool, uint64) {
+	var n QueueCount
+	nk := QueuedKey(p.Contract)
+	c.GetRecord(nk, &n)
+	if max > 0 && n.N >= max {
+		return false, n.N
+	}
 	var pos QueuePos
 	c.GetRecord(QueuePosKey(), &pos)
 	c.SetRecord(QueueKey(pos.Tail), p)
 	pos.Tail++
 	c.SetRecord(QueuePosKey(), &pos)
+	n.N++
+	c.SetRecord(nk, &n)
+	return true, n.N
+}
+
+// popped counts an invocation of addr off the queue.
+func popped(c *exec.Context, addr keys.Address) {
+	var n QueueCount
+	nk := QueuedKey(addr)
+	if !c.GetRecord(nk, &n) || n.N <= 1 {
+		c.Delete(nk)
+		return
+	}
+	n.N--
+	c.SetRecord(nk, &n)
+}
+
+// queueFull is the refusal of an invocation past Limits.MaxQueuedPerContract.
+func queueFull(addr keys.Address, n uint64) error {
+	return errs.ErrRateLimited.Wrap("contract %s has %d trigger invocations queued, the most it may", addr, n)
 }
 
 // EnqueueReading queues a reading trigger invocation for each contract
@@ -385,7 +425,12 @@ func push(c *exec.Context, p *Pending) {
 // The lookup of the device's subscribers is not metered: it is part of
 // every reading's price, so readings of devices without subscribers cost
 // what they did before triggers.
-func EnqueueReading(c *exec.Context, dev keys.Address, counter uint64, payload []byte) {
+//
+// A contract with maxQueued invocations already queued (0: no bound) does
+// not get this one: the reading is still recorded, and the tx carries a
+// "contract.trigger_dropped" event naming the contract, so the loss is
+// visible, never silent.
+func EnqueueReading(c *exec.Context, dev keys.Address, counter uint64, payload []byte, maxQueued uint64) {
 	var s Subscribers
 	if !unmetered(c, func() bool { return c.GetRecord(DeviceSubscribersKey(dev), &s) }) {
 		return
@@ -395,8 +440,11 @@ func EnqueueReading(c *exec.Context, dev keys.Address, counter uint64, payload [
 		if !c.GetRecord(SubscriptionKey(addr, txn.TriggerReading), &sub) {
 			continue
 		}
-		push(c, &Pending{Contract: addr, Kind: txn.TriggerReading, Height: c.Header.Height, Device: dev,
-			Counter: counter, Payload: payload, Condition: sub.Condition})
+		if ok, n := push(c, &Pending{Contract: addr, Kind: txn.TriggerReading, Height: c.Header.Height, Device: dev,
+			Counter: counter, Payload: payload, Condition: sub.Condition}, maxQueued); !ok {
+			c.Emit("contract.trigger_dropped", exec.Ix("contract", addr.String()), exec.Ix("device", dev.Device()),
+				exec.A("counter", exec.U(counter)), exec.A("queued", exec.U(n)))
+		}
 	}
 }
 
@@ -409,8 +457,10 @@ func unmetered(c *exec.Context, fn func() bool) bool {
 }
 
 // scheduleTicks queues the ticks due at the context's height, in address
-// order, and schedules each contract's next tick.
-func scheduleTicks(c *exec.Context) {
+// order, and schedules each contract's next tick. A tick that finds its
+// contract's queue full (maxQueued) is skipped with a
+// "contract.tick_skipped" event; the next one is scheduled as usual.
+func scheduleTicks(c *exec.Context, maxQueued uint64) {
 	h := c.Header.Height
 	var s Subscribers
 	if !c.GetRecord(TickKey(h), &s) {
@@ -423,7 +473,10 @@ func scheduleTicks(c *exec.Context) {
 		if !c.GetRecord(sk, &sub) || sub.Next != h {
 			continue
 		}
-		push(c, &Pending{Contract: addr, Kind: txn.TriggerTick, Height: h})
+		if ok, n := push(c, &Pending{Contract: addr, Kind: txn.TriggerTick, Height: h}, maxQueued); !ok {
+			c.Emit("contract.tick_skipped", exec.Ix("contract", addr.String()), exec.A("height", strconv.FormatInt(h, 10)),
+				exec.A("queued", exec.U(n)))
+		}
 		sub.Next = h + int64(sub.Every)
 		c.SetRecord(sk, &sub)
 		addSub(c, TickKey(sub.Next), addr)
@@ -476,7 +529,8 @@ func RunTriggers(kv *exec.Cache, env *Env, h exec.Header, gas *exec.GasSchedule,
 		return out, nil
 	}
 	free := exec.NewContext(h, gas, &exec.Meter{Limit: math.MaxUint64}, kv)
-	scheduleTicks(free)
+	scheduleTicks(free, env.Limits.MaxQueuedPerContract)
+	out.Events = append(out.Events, free.Events()...)
 	var pos QueuePos
 	free.GetRecord(QueuePosKey(), &pos)
 	limit, budget := env.Limits.TriggerGasLimit, env.Limits.TriggerGasPerBlock
@@ -488,6 +542,7 @@ func RunTriggers(kv *exec.Cache, env *Env, h exec.Header, gas *exec.GasSchedule,
 			return out, errs.ErrInternal.Wrap("trigger queue entry %d missing", seq)
 		}
 		free.Delete(QueueKey(seq))
+		popped(free, p.Contract)
 		pos.Head++
 		out.Ran++
 		// The invocation may queue more (commands to contracts): it

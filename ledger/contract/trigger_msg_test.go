@@ -2,10 +2,12 @@ package contract_test
 
 import (
 	"bytes"
+	"encoding/hex"
 	"testing"
 
 	"github.com/hypha-iot/hypha/errs"
 	"github.com/hypha-iot/hypha/keys"
+	"github.com/hypha-iot/hypha/ledger"
 	"github.com/hypha-iot/hypha/ledger/contract"
 	lt "github.com/hypha-iot/hypha/ledger/ledgertest"
 	"github.com/hypha-iot/hypha/store"
@@ -173,5 +175,44 @@ func TestTriggerDeviceBaseName(t *testing.T) {
 	read("urn:dev:mac:0024befffe804ff1:", 9)
 	if got := e.count(t, w, "readings"); got != 1 {
 		t.Errorf("a foreign base name matched records[\"temp\"]: %d readings", got)
+	}
+}
+
+// One contract's invocations in the queue are bounded: past the bound a
+// reading still commits but queues nothing for it (a visible
+// contract.trigger_dropped event), and a message to it is refused.
+func TestTriggerQueueBound(t *testing.T) {
+	p := ledger.DefaultParams()
+	p.MaxQueuedPerContract = 2
+	p.TriggerGasPerBlock, p.TriggerGasLimit = 5_000_000, 5_000_000 // one invocation per block
+	e := newTrigEnv(t, store.Config{}, false, &p, 1, 1)
+	alice, bob, carol := lt.Key("alice"), lt.Key("bob"), lt.Key("carol")
+	w := e.watchers[0]
+	mustOK(t, e.subscribe(t, alice, &txn.ContractSubscribe{Contract: w, Kind: txn.TriggerReading, Devices: e.ids}), "subscribe")
+	mustOK(t, e.subscribe(t, bob, &txn.ContractSubscribe{Contract: w, Kind: txn.TriggerMessage}), "subscribe messages")
+
+	res := e.c.Block(e.reading(0, "t", 1), e.reading(0, "t", 2), e.reading(0, "t", 3))
+	for i, r := range res {
+		mustOK(t, r, "reading %d", i)
+	}
+	if attr(res[2], "contract.trigger_dropped", "contract") != w.String() || attr(res[1], "contract.trigger_dropped", "contract") != "" {
+		t.Fatalf("the third reading should report its dropped trigger, only it: %+v / %+v", res[1].Events, res[2].Events)
+	}
+	if got := e.count(t, w, "readings"); got != 1 {
+		t.Fatalf("%d invocations ran in the first block, want 1", got)
+	}
+	// One is still queued: two messages in one block, the second refused.
+	res = e.c.Block(tx(e.c, carol, callGas, plainMsg(w, txn.KindData, "q1", "one")),
+		tx(e.c, alice, callGas, plainMsg(w, txn.KindData, "q2", "two")))
+	mustOK(t, res[0], "a message while one reading waits")
+	mustFail(t, res[1], errs.ErrRateLimited, "a message past the bound")
+	e.c.Block()
+	e.c.Block()
+	if r, m := e.count(t, w, "readings"), e.count(t, w, "messages"); r != 2 || m != 1 {
+		t.Fatalf("ran %d readings and %d messages, want 2 and 1 (the third reading was dropped)", r, m)
+	}
+	var n contract.QueueCount
+	if q := e.c.Query("/store/" + hex.EncodeToString(contract.QueuedKey(w))); q.Code == 0 && txn.Unmarshal(q.Value, &n) == nil && n.N != 0 {
+		t.Errorf("queue count %d after the queue drained", n.N)
 	}
 }
