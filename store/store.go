@@ -47,6 +47,8 @@ import (
 
 	"github.com/cosmos/iavl"
 	dbm "github.com/cosmos/iavl/db"
+	"github.com/syndtr/goleveldb/leveldb/filter"
+	"github.com/syndtr/goleveldb/leveldb/opt"
 )
 
 // Sentinel errors for callers that branch on the class of a failure.
@@ -128,7 +130,17 @@ func Open(cfg Config) (*Store, error) {
 		if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 			return nil, fmt.Errorf("store: open: %w", err)
 		}
-		ldb, err := dbm.NewGoLevelDB(dbName, cfg.Dir)
+		// iavl's own defaults (a bloom filter), plus a 32 MiB memtable and
+		// block cache (goleveldb: 4 and 8 MiB): every block writes a few
+		// thousand new nodes, and the small memtable spent the time in
+		// flushes and level-0 compactions. Applying txs on disk went 12-15%
+		// faster (BenchmarkApply, docs/benchmarks.md); about 100 MiB more
+		// memory at most. Contents and durability are unchanged.
+		ldb, err := dbm.NewGoLevelDBWithOpts(dbName, cfg.Dir, &opt.Options{
+			Filter:             filter.NewBloomFilter(10),
+			WriteBuffer:        32 << 20,
+			BlockCacheCapacity: 32 << 20,
+		})
 		if err != nil {
 			return nil, fmt.Errorf("store: open goleveldb in %s: %w", cfg.Dir, err)
 		}
