@@ -68,7 +68,7 @@ func (n *Node) startBlobs() error {
 	}
 	n.peers = memberAddrs(g.Gateways, n.log)
 	st.SetPeers(ctx, n.peers)
-	n.repl = &replicator{n: n, log: n.log.With("module", "replicate"), firstWanted: map[string]time.Time{},
+	n.repl = &replicator{n: n, log: n.log.With("module", "replicate"), firstWanted: map[string]wantedSince{},
 		failed: map[string]time.Time{}}
 	if n.cfg.App.Replicate {
 		rctx, cancel := context.WithCancel(context.Background())
@@ -170,8 +170,8 @@ func (n *Node) eachItem(path string, f func([]byte) error) error {
 // do not yet hold it by SHA-256(cid || gateway address) (rendezvous
 // hashing), and fetches when it is among the first `wanted` of them, so N
 // replicas land on N gateways without any coordination. Fetching starts
-// settleRounds after a gateway first sees the file wanted, once the
-// uploading gateway has attested. A gateway that holds
+// settleRounds and settleBlocks after a gateway first sees the file
+// wanted, once the uploading gateway has attested. A gateway that holds
 // the file already (it received the upload) attests at once. If a file
 // stays wanted (a chosen gateway is down), the window widens by one gateway
 // for every widenRounds rounds it has been wanted, so the file still
@@ -181,8 +181,15 @@ type replicator struct {
 	log *slog.Logger
 
 	mu          sync.Mutex
-	firstWanted map[string]time.Time // cid -> when first seen wanted
-	failed      map[string]time.Time // cid -> last failed fetch (backoff)
+	firstWanted map[string]wantedSince // cid -> when first seen wanted
+	failed      map[string]time.Time   // cid -> last failed fetch (backoff)
+}
+
+// wantedSince is when a gateway first saw a file wanted: on its clock and
+// at which committed height.
+type wantedSince struct {
+	at     time.Time
+	height int64
 }
 
 // Rounds are replicate_interval apart; a gateway measures time in rounds
@@ -191,10 +198,15 @@ const (
 	// widenRounds: the window of chosen gateways grows by one for every
 	// widenRounds rounds a file stays wanted.
 	widenRounds = 20
-	// settleRounds is how long a newly wanted file waits before gateways
-	// without it fetch: the gateway that received the upload attests in
-	// its first round, and the others then fetch only what is still wanted.
+	// settleRounds and settleBlocks are how long a newly wanted file
+	// waits before gateways without it fetch: the gateway that received
+	// the upload attests in its first round, and the others then fetch
+	// only what is still wanted. Rounds alone are not enough: that
+	// attestation needs a block or two to commit, and blocks can be slower
+	// than rounds (a loaded machine, long block times); so both must pass.
+	// Idle chains still make a block every idle-block interval.
 	settleRounds = 3
+	settleBlocks = 3
 	fetchBackoff = 30 * time.Second
 	maxPinsPerTx = 32
 	// reconnectEvery rounds, the loop redials members it lost.
@@ -254,9 +266,10 @@ func (r *replicator) round(ctx context.Context) error {
 		key := string(f.CID)
 		seen[key] = true
 		if _, ok := r.firstWanted[key]; !ok {
-			r.firstWanted[key] = time.Now()
+			r.firstWanted[key] = wantedSince{at: time.Now(), height: n.ledger.Info().Height}
 		}
-		age := time.Since(r.firstWanted[key])
+		since := r.firstWanted[key]
+		age := time.Since(since.at)
 		holders, err := r.holders(f.CID)
 		if err != nil {
 			return err
@@ -274,7 +287,7 @@ func (r *replicator) round(ctx context.Context) error {
 		}
 		if !has {
 			every := n.cfg.App.ReplicateInterval
-			if age < settleRounds*every {
+			if age < settleRounds*every || n.ledger.Info().Height < since.height+settleBlocks {
 				continue // give the gateway that took the upload time to attest
 			}
 			window := f.Wanted() + int(age/(widenRounds*every))
