@@ -206,7 +206,7 @@ func (c *Client) Events(ctx context.Context, f EventFilter) (<-chan Event, error
 	if f.FromHeight > 0 {
 		q.Set("from_height", strconv.FormatInt(f.FromHeight, 10))
 	}
-	return stream[Event](ctx, c, "/v1/events", q, "", "tx")
+	return stream[Event](ctx, c, "/v1/events", q, f.After, "tx")
 }
 
 // Inbox lists a recipient's inbox (a device id or an account), oldest

@@ -31,6 +31,9 @@ type EventFilter struct {
 	// FromHeight replays committed blocks from this height before the live
 	// stream (0: live only).
 	FromHeight int64
+	// After resumes a broken stream after the event with this ID (sent as
+	// Last-Event-ID; it takes precedence over FromHeight).
+	After string
 }
 
 // filter is an EventFilter with each address in both text forms.

@@ -259,6 +259,7 @@ func (r *replicator) round(ctx context.Context) error {
 	}
 	var msgs []txn.Msg
 	seen := map[string]bool{}
+	height := n.ledger.Info().Height
 	for _, f := range wanted {
 		if len(msgs) == maxPinsPerTx || ctx.Err() != nil {
 			break
@@ -266,7 +267,7 @@ func (r *replicator) round(ctx context.Context) error {
 		key := string(f.CID)
 		seen[key] = true
 		if _, ok := r.firstWanted[key]; !ok {
-			r.firstWanted[key] = wantedSince{at: time.Now(), height: n.ledger.Info().Height}
+			r.firstWanted[key] = wantedSince{at: time.Now(), height: height}
 		}
 		since := r.firstWanted[key]
 		age := time.Since(since.at)
@@ -287,7 +288,7 @@ func (r *replicator) round(ctx context.Context) error {
 		}
 		if !has {
 			every := n.cfg.App.ReplicateInterval
-			if age < settleRounds*every || n.ledger.Info().Height < since.height+settleBlocks {
+			if age < settleRounds*every || height < since.height+settleBlocks {
 				continue // give the gateway that took the upload time to attest
 			}
 			window := f.Wanted() + int(age/(widenRounds*every))

@@ -210,7 +210,8 @@ contract's own emits are contract.<topic> with data in hex; contract.trigger
 reports each trigger run, its gas and any error), and the transfers and
 messages it made. Trigger events come after their block's txs. The stream runs
 until interrupted, --limit events were printed, or nothing came for --wait.
-With --from-height it first replays committed blocks from that height.`,
+With --from-height it first replays committed blocks from that height. A
+broken stream is reopened after the last event received.`,
 		Example: "  hypha contract events hypha1… --from-height 1\n  hypha contract events hypha1… --limit 1 --wait 30s -o json",
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -223,10 +224,6 @@ With --from-height it first replays committed blocks from that height.`,
 			}
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
-			ch, err := g.client().Events(ctx, api.EventFilter{Account: addr.Account(), FromHeight: from})
-			if err != nil {
-				return err
-			}
 			var idle <-chan time.Time
 			var timer *time.Timer
 			if wait > 0 {
@@ -235,36 +232,66 @@ With --from-height it first replays committed blocks from that height.`,
 				idle = timer.C
 			}
 			n := 0
-			for {
+			// show prints ev's events that concern the contract and reports
+			// whether --limit is reached.
+			show := func(ev *api.Event) (bool, error) {
+				for _, e := range ev.Events {
+					if !names(e, addr) || kind != "" && e.Type != kind && !strings.HasPrefix(e.Type, kind+".") {
+						continue
+					}
+					ce := contractEvent{ID: ev.ID, Height: ev.Height, Event: e}
+					if len(ev.Hash) > 0 {
+						ce.Tx = hex.EncodeToString(ev.Hash)
+					}
+					if err := g.emit(ce, func(w io.Writer) { printContractEvent(w, &ce) }); err != nil {
+						return false, err
+					}
+					if n++; limit > 0 && n >= limit {
+						return true, nil
+					}
+				}
+				return false, nil
+			}
+			// No client timeout: the stream lasts until ctx ends. A broken
+			// stream is reopened after the last event received, so nothing
+			// is skipped or repeated; only the first connection's failure is
+			// an error.
+			c := api.NewClient(g.node, nil)
+			f := api.EventFilter{Account: addr.Account(), FromHeight: from}
+			retry := 100 * time.Millisecond
+			for first := true; ; first = false {
+				ch, err := c.Events(ctx, f)
+				var ae *api.Error
+				if err != nil && (first || errors.As(err, &ae) && ae.HTTPStatus < 500) {
+					return err
+				}
+				for ch != nil {
+					select {
+					case <-idle:
+						return nil
+					case ev, ok := <-ch:
+						if !ok {
+							ch = nil
+							break
+						}
+						f.After, retry = ev.ID, 100*time.Millisecond
+						if done, err := show(&ev); done || err != nil {
+							return err
+						}
+						if timer != nil {
+							timer.Reset(wait)
+						}
+					}
+				}
+				if ctx.Err() != nil {
+					return nil
+				}
 				select {
 				case <-idle:
 					return nil
-				case ev, ok := <-ch:
-					if !ok {
-						if ctx.Err() != nil {
-							return nil
-						}
-						return errors.New("the node ended the event stream")
-					}
-					for _, e := range ev.Events {
-						if !names(e, addr) || kind != "" && e.Type != kind && !strings.HasPrefix(e.Type, kind+".") {
-							continue
-						}
-						ce := contractEvent{ID: ev.ID, Height: ev.Height, Event: e}
-						if len(ev.Hash) > 0 {
-							ce.Tx = hex.EncodeToString(ev.Hash)
-						}
-						if err := g.emit(ce, func(w io.Writer) { printContractEvent(w, &ce) }); err != nil {
-							return err
-						}
-						if n++; limit > 0 && n >= limit {
-							return nil
-						}
-					}
-					if timer != nil {
-						timer.Reset(wait)
-					}
+				case <-time.After(retry):
 				}
+				retry = min(2*retry, followRetry)
 			}
 		},
 	}

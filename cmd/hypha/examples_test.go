@@ -43,16 +43,8 @@ func TestExampleContracts(t *testing.T) {
 		return addr
 	}
 	// waitEvent waits for the first event of type kind naming the contract.
-	// The stream replays from height 1, so a retry after the stream broke
-	// (the command then exits 1) finds the same first event; the failure
-	// is logged, and a second one fails the test.
 	waitEvent := func(t *testing.T, addr, kind string) map[string]string {
-		args := tn.args("contract", "events", addr, "--from-height", "1", "--kind", kind, "--limit", "1", "--wait", "20s", "-o", "json")
-		out, stderr, code := cli(t, args...)
-		if code != exitOK {
-			t.Logf("hypha %s: exit %d, stderr %q; retrying once", strings.Join(args, " "), code, stderr)
-			out = mustCLI(t, args...)
-		}
+		out := tn.run(t, "contract", "events", addr, "--from-height", "1", "--kind", kind, "--limit", "1", "--wait", "20s", "-o", "json")
 		var ev struct {
 			Attrs []struct{ Key, Value string }
 		}
