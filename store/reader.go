@@ -56,14 +56,22 @@ func (r *versionReader) wrap(op string, key []byte, err error) error {
 
 // workingReader reads the working tree (see Store.Working).
 type workingReader struct {
-	tree *iavl.MutableTree
+	tree   *iavl.MutableTree
+	values *valueCache
 }
 
 func (r workingReader) Get(key []byte) ([]byte, error) {
+	if e, ok := r.values.get(key); ok {
+		if e.absent {
+			return nil, nil
+		}
+		return bytes.Clone(e.value), nil
+	}
 	v, err := r.tree.Get(key)
 	if err != nil {
 		return nil, fmt.Errorf("store: get %x in working tree: %w", key, err)
 	}
+	r.values.put(bytes.Clone(key), cached{value: bytes.Clone(v), absent: v == nil})
 	return bytes.Clone(v), nil
 }
 

@@ -23,6 +23,10 @@
 // handle of their own (a second iavl node cache over the same database), so
 // they share no mutable memory with the working tree.
 //
+// Working().Get serves repeated point reads from a value cache
+// (Config.ValueCache) that Stage writes through and Rollback empties, so the
+// executor's hot keys skip the walk down the tree; see valuecache.go.
+//
 // # Durability
 //
 // On disk the tree lives in goleveldb (iavl's own db package) under
@@ -74,7 +78,14 @@ type Config struct {
 	Dir        string // "" = in memory (the test twin: iavl on its in-memory db)
 	KeepRecent int64  // versions kept for queries/proofs; 0 = keep all. Older versions pruned at commit (bounded storage).
 	CacheSize  int    // iavl node cache, default 100_000
+	// ValueCache is the number of keys whose latest value the block
+	// executor's reads (Working) keep in memory, between ValueCache and
+	// twice that; default DefaultValueCache, negative = none.
+	ValueCache int
 }
+
+// DefaultValueCache is the value cache size used when Config.ValueCache is 0.
+const DefaultValueCache = 65_536
 
 func (c *Config) validate() error {
 	if c.KeepRecent < 0 {
@@ -85,6 +96,9 @@ func (c *Config) validate() error {
 	}
 	if c.CacheSize == 0 {
 		c.CacheSize = DefaultCacheSize
+	}
+	if c.ValueCache == 0 {
+		c.ValueCache = DefaultValueCache
 	}
 	return nil
 }
@@ -105,6 +119,9 @@ type Store struct {
 	// tree is the working tree; touched only by the block executor (Stage,
 	// Commit, Rollback, Working) and by Open/Close.
 	tree *iavl.MutableTree
+	// values caches the working tree's values for Working().Get; same owner
+	// as tree.
+	values *valueCache
 	// views hands out immutable trees of committed versions to At and Prove.
 	// It never writes; its node cache is separate from tree's, so readers
 	// never touch nodes the working tree mutates.
@@ -170,6 +187,7 @@ func open(cfg Config, db dbm.DB) (*Store, error) {
 		cfg:     cfg,
 		db:      db,
 		tree:    tree,
+		values:  newValueCache(cfg.ValueCache),
 		views:   iavl.NewMutableTree(db, cfg.CacheSize, skipFastStorage, logger),
 		version: latest,
 		hash:    tree.Hash(),
@@ -229,15 +247,21 @@ func (s *Store) Stage(writes []Write) ([]byte, error) {
 	}
 	for _, w := range writes {
 		key := bytes.Clone(w.Key)
+		// A failed write leaves the tree unknown until Rollback, which
+		// empties the cache too.
+		s.values.forget(key)
 		if w.Delete {
 			if _, _, err := s.tree.Remove(key); err != nil {
 				return nil, fmt.Errorf("store: stage delete %x: %w", w.Key, err)
 			}
+			s.values.put(key, cached{absent: true})
 			continue
 		}
-		if _, err := s.tree.Set(key, bytes.Clone(w.Value)); err != nil {
+		value := bytes.Clone(w.Value)
+		if _, err := s.tree.Set(key, value); err != nil {
 			return nil, fmt.Errorf("store: stage set %x: %w", w.Key, err)
 		}
+		s.values.put(key, cached{value: value})
 	}
 	return s.tree.WorkingHash(), nil
 }
@@ -310,6 +334,7 @@ func (s *Store) Commit() (hash []byte, version int64, err error) {
 // block executor only.
 func (s *Store) Rollback() {
 	s.tree.Rollback()
+	s.values.reset()
 }
 
 // Working returns a Reader over the working tree: the last committed version
@@ -317,7 +342,7 @@ func (s *Store) Rollback() {
 // always reads the current working tree. Only the block executor may use it,
 // and Stage must not be called from inside its Iterate callback.
 func (s *Store) Working() Reader {
-	return workingReader{tree: s.tree}
+	return workingReader{tree: s.tree, values: s.values}
 }
 
 // At returns an immutable view of committed version v; v == 0 means the
