@@ -273,7 +273,7 @@ func (l *Ledger) FinalizeBlock(h exec.Header, txs [][]byte) (res *BlockResult, e
 func creditPool(kv *exec.Cache, fees txn.Amount) error {
 	var pool txn.Amount
 	if b := kv.MustGet(FeePoolKey); b != nil {
-		if err := txn.Unmarshal(b, &pool); err != nil {
+		if err := txn.UnmarshalRecord(b, &pool); err != nil {
 			return fmt.Errorf("ledger: fee pool: %w", err)
 		}
 	}

@@ -131,12 +131,12 @@ func signerKey(kv *exec.Cache, b *txn.Body) (keys.PublicKey, bool) {
 	if raw == nil {
 		if v := kv.MustGet(device.RecordKey(b.Signer)); v != nil {
 			var d device.Device
-			if txn.Unmarshal(v, &d) == nil {
+			if txn.UnmarshalRecord(v, &d) == nil {
 				raw = d.PubKey
 			}
 		} else if v := kv.MustGet(account.Key(b.Signer)); v != nil {
 			var a account.Account
-			if txn.Unmarshal(v, &a) == nil {
+			if txn.UnmarshalRecord(v, &a) == nil {
 				raw = a.PubKey
 			}
 		}

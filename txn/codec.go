@@ -71,6 +71,19 @@ func Unmarshal(b []byte, v any) error {
 	return nil
 }
 
+// UnmarshalRecord decodes a record the ledger itself encoded (with
+// Marshal) and read back from its authenticated store. It is Unmarshal
+// without the re-encoding that proves canonical form: what the store holds
+// was canonical when written, and the tree's hashes cover every byte since.
+// Anything from outside the ledger (txs, payloads, query answers a client
+// receives) goes through Unmarshal.
+func UnmarshalRecord(b []byte, v any) error {
+	if err := decMode.Unmarshal(b, v); err != nil {
+		return classify(err)
+	}
+	return nil
+}
+
 // classify maps a decoder error to its errs class. Errors that already carry
 // a class (from custom unmarshalers in this package) keep it.
 func classify(err error) error {

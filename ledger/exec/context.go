@@ -134,7 +134,7 @@ func (c *Context) GetRecord(key []byte, v any) bool {
 	if b == nil {
 		return false
 	}
-	if err := txn.Unmarshal(b, v); err != nil {
+	if err := txn.UnmarshalRecord(b, v); err != nil {
 		panic(StorageFault{Err: errs.ErrInternal.WithCause(err, "decode record %x", key)})
 	}
 	return true
