@@ -3,6 +3,7 @@ package api
 import (
 	"time"
 
+	"github.com/hypha-iot/hypha/errs"
 	"github.com/hypha-iot/hypha/keys"
 	"github.com/hypha-iot/hypha/ledger/account"
 	"github.com/hypha-iot/hypha/ledger/device"
@@ -33,11 +34,13 @@ func renderAccount(addr keys.Address, a *account.Account) *Account {
 		SealKey: Hex(a.SealKey)}
 }
 
-func renderDevice(d *device.Device) *Device {
+// renderDevice renders a device record with what its account adds: the
+// counter and the reading head.
+func renderDevice(d *device.Device, a *account.Account) (*Device, error) {
 	v := &Device{
 		ID: d.ID.Device(), PubKey: did(d.PubKey), Owner: d.Owner.Account(), Model: d.Model, Firmware: d.Firmware,
-		Tags: d.Tags, SealKey: Hex(d.SealKey), Status: d.Status.String(), Counter: d.Counter,
-		HistoryLen: d.HistoryLen, Registered: d.Registered, Updated: d.Updated, Readings: d.Readings,
+		Tags: d.Tags, SealKey: Hex(d.SealKey), Status: d.Status.String(), Counter: a.Nonce,
+		HistoryLen: d.HistoryLen, Registered: d.Registered, Updated: d.Updated,
 		KeyRotations: d.KeyRotations,
 	}
 	if l := d.Location; l != nil {
@@ -49,13 +52,18 @@ func renderDevice(d *device.Device) *Device {
 	if d.Auditor != nil {
 		v.Auditor = d.Auditor.Account()
 	}
-	if d.Latest != nil {
-		v.Latest = renderReading(d.ID, d.Latest)
+	h, err := a.ReadingHead()
+	if err != nil {
+		return nil, errs.ErrInternal.WithCause(err, "account of %s", d.ID.Device())
 	}
-	return v
+	if h != nil {
+		v.Readings = h.Count
+		v.Latest = renderReading(d.ID, &h.Latest)
+	}
+	return v, nil
 }
 
-func renderReading(id keys.Address, r *device.Reading) *Reading {
+func renderReading(id keys.Address, r *account.Reading) *Reading {
 	return &Reading{Device: id.Device(), Counter: r.Counter, Index: r.Index, Height: r.Height,
 		Time: unixTime(r.Time), TxHash: Hex(r.TxHash), Payload: Hex(r.Payload), SenML: decodeSenML(r.Payload)}
 }

@@ -17,7 +17,9 @@ import (
 	"github.com/hypha-iot/hypha/api/apitest"
 	"github.com/hypha-iot/hypha/errs"
 	"github.com/hypha-iot/hypha/keys"
+	"github.com/hypha-iot/hypha/ledger/account"
 	"github.com/hypha-iot/hypha/ledger/ledgertest"
+	"github.com/hypha-iot/hypha/ledger/reading"
 	"github.com/hypha-iot/hypha/txn"
 )
 
@@ -245,10 +247,25 @@ func TestProofs(t *testing.T) {
 		} {
 			st, _, body := e.do("GET", p+"?prove=true", "", nil)
 			eb := wantError(t, p, 404, st, body, "ErrNotFound")
-			if eb.Proof == nil || eb.Proof.Value != nil {
+			if eb.Proof == nil {
 				t.Fatalf("%s: no proof of absence: %s", p, body)
 			}
 			e.verifyProof(eb.Proof)
+			if !strings.HasSuffix(p, "/readings/99") {
+				if eb.Proof.Value != nil {
+					t.Fatalf("%s: not a proof of absence: %s", p, body)
+				}
+				continue
+			}
+			// A reading beyond the count is proven absent by the device's
+			// account, whose reading head holds the count.
+			var a account.Account
+			if err := txn.Unmarshal(eb.Proof.Value, &a); err != nil {
+				t.Fatalf("%s: proven value is not an account: %v", p, err)
+			}
+			if h, err := a.ReadingHead(); err != nil || h == nil || h.Count > 99 {
+				t.Fatalf("%s: proven head %+v %v", p, h, err)
+			}
 		}
 		// Through the client: the *Error carries the proof.
 		_, err := e.c.Account(ctxT(t), nobody.Account(), &api.QueryOptions{Prove: true})
@@ -380,5 +397,65 @@ func TestPanicRecovered(t *testing.T) {
 	e.getJSON("/v1/openapi.json", 200, nil)
 	if !strings.Contains(logs.String(), "boom") {
 		t.Fatalf("panic not logged: %s", logs.String())
+	}
+}
+
+// TestReadingLog: a device's refs are listed and proven the same whether
+// they are still open in its account or sealed into a chunk of its log, and
+// each proof covers the record that holds the ref.
+func TestReadingLog(t *testing.T) {
+	e := newEnv(t, api.Config{})
+	f := e.setup() // readings 1..3
+	ctx := ctxT(t)
+	n := uint64(reading.ChunkSize + 2)
+	for i := uint64(4); i <= n; i++ {
+		mustCommit(t, e.c, ctx, e.b.BuildReading(f.dev, f.id, i, "temp", int64(20+i)))
+	}
+	dev := f.id.Device()
+	var all []*api.ReadingRef
+	after := ""
+	for range n {
+		var p api.Page[*api.ReadingRef]
+		q := "?limit=3"
+		if after != "" {
+			q += "&after=" + after
+		}
+		e.getJSON("/v1/devices/"+dev+"/readings"+q, 200, &p)
+		all = append(all, p.Items...)
+		if p.Next == "" {
+			break
+		}
+		after = p.Next
+	}
+	if uint64(len(all)) != n {
+		t.Fatalf("listed %d refs, want %d", len(all), n)
+	}
+	for i, ref := range all {
+		if ref.Index != uint64(i) || ref.Counter != uint64(i+1) {
+			t.Fatalf("ref %d: %+v", i, ref)
+		}
+		var one api.ReadingRef
+		e.getJSON(fmt.Sprintf("/v1/devices/%s/readings/%d?prove=true", dev, i), 200, &one)
+		if one.Index != ref.Index || one.Counter != ref.Counter || one.Digest.String() != ref.Digest.String() {
+			t.Fatalf("ref %d alone %+v, listed %+v", i, one, ref)
+		}
+		e.verifyProof(one.Proof)
+		// Sealed refs are proven by their chunk, open ones by the account.
+		wantKey := reading.ChunkKey(f.id, uint64(i)/reading.ChunkSize)
+		if uint64(i) >= n-n%reading.ChunkSize {
+			wantKey = account.Key(f.id)
+		}
+		if !bytes.Equal(one.Proof.Key, wantKey) {
+			t.Errorf("ref %d proven by key %x, want %x", i, []byte(one.Proof.Key), wantKey)
+		}
+		got, ok, err := reading.Extract(f.id, one.Proof.Key, one.Proof.Value, uint64(i))
+		if err != nil || !ok || got.Counter != ref.Counter {
+			t.Errorf("ref %d not in its proven record: %+v %v %v", i, got, ok, err)
+		}
+	}
+	var d api.Device
+	e.getJSON("/v1/devices/"+dev, 200, &d)
+	if d.Readings != n || d.Counter != n || d.Latest == nil || d.Latest.Index != n-1 {
+		t.Fatalf("device view: readings %d counter %d latest %+v", d.Readings, d.Counter, d.Latest)
 	}
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -54,28 +55,41 @@ func heightParam(r *http.Request) (int64, error) {
 // returns the value and the proof (nil unless asked). A ledger failure comes
 // back as an *Error carrying the proof of absence when there is one.
 func (s *Server) singleQuery(w http.ResponseWriter, r *http.Request, path string) ([]byte, *Proof, error) {
+	resp, proof, err := s.singleResp(w, r, path, -1)
+	return resp.Value, proof, err
+}
+
+// singleResp is singleQuery returning the whole answer (key, height). A
+// height >= 0 overrides ?height= (to read a second record at the height of
+// a first one).
+func (s *Server) singleResp(w http.ResponseWriter, r *http.Request, path string, height int64) (ledger.QueryResponse, *Proof, error) {
 	h, err := heightParam(r)
 	if err != nil {
-		return nil, nil, err
+		return ledger.QueryResponse{}, nil, err
+	}
+	if height >= 0 {
+		h = height
 	}
 	prove, err := queryBool(r, "prove")
 	if err != nil {
-		return nil, nil, err
+		return ledger.QueryResponse{}, nil, err
 	}
 	ctx, cancel := s.backendCtx(r)
 	defer cancel()
 	resp, err := s.b.Query(ctx, ledger.QueryRequest{Path: path, Height: h, Prove: prove})
 	if err != nil {
-		return nil, nil, err
+		return ledger.QueryResponse{}, nil, err
 	}
 	var proof *Proof
 	if prove && resp.Proof != nil {
 		pb, err := resp.Proof.Marshal()
 		if err != nil {
-			return nil, nil, errs.ErrInternal.WithCause(err, "encode proof")
+			return ledger.QueryResponse{}, nil, errs.ErrInternal.WithCause(err, "encode proof")
 		}
 		proof = &Proof{Height: resp.Height, Key: Hex(resp.Key), Proof: pb, AppHashHeight: resp.Height + 1}
-		if resp.Code == 0 {
+		// A not-found answer may be proven by a record that exists (a
+		// device's reading beyond its count, by its account).
+		if resp.Value != nil {
 			proof.Value = Hex(resp.Value)
 		}
 	}
@@ -85,17 +99,23 @@ func (s *Server) singleQuery(w http.ResponseWriter, r *http.Request, path string
 	if resp.Code != 0 {
 		e := resultError(resp.Code, resp.Name, resp.Log)
 		e.Proof = proof
-		return nil, nil, e
+		return ledger.QueryResponse{}, nil, e
 	}
-	return resp.Value, proof, nil
+	return resp, proof, nil
 }
 
 // listQuery reads one page of a list path at ?height= (after already
 // checked; lists are not proven as a whole: each item has its own route).
 func (s *Server) listQuery(w http.ResponseWriter, r *http.Request, path, after string) (*ledger.Page, error) {
+	page, _, err := s.listQueryAt(w, r, path, after)
+	return page, err
+}
+
+// listQueryAt is listQuery also returning the height the page was read at.
+func (s *Server) listQueryAt(w http.ResponseWriter, r *http.Request, path, after string) (*ledger.Page, int64, error) {
 	h, err := heightParam(r)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var q []string
 	if after != "" {
@@ -103,7 +123,7 @@ func (s *Server) listQuery(w http.ResponseWriter, r *http.Request, path, after s
 	}
 	limit, err := limitParam(r)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if limit != "" {
 		q = append(q, "limit="+limit)
@@ -115,19 +135,19 @@ func (s *Server) listQuery(w http.ResponseWriter, r *http.Request, path, after s
 	defer cancel()
 	resp, err := s.b.Query(ctx, ledger.QueryRequest{Path: path, Height: h})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if resp.Height > 0 {
 		w.Header().Set(heightHeader, strconv.FormatInt(resp.Height, 10))
 	}
 	if resp.Code != 0 {
-		return nil, resultError(resp.Code, resp.Name, resp.Log)
+		return nil, 0, resultError(resp.Code, resp.Name, resp.Log)
 	}
 	var page ledger.Page
 	if err := unmarshalRecord(resp.Value, &page); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return &page, nil
+	return &page, resp.Height, nil
 }
 
 // seqAfter reads ?after= as a sequence cursor.
@@ -158,44 +178,90 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// deviceRecord reads the device record of the path's {id}.
-func (s *Server) deviceRecord(w http.ResponseWriter, r *http.Request) (*device.Device, *Proof, error) {
+// deviceRecord reads the device record of the path's {id}, and the height
+// it was read at.
+func (s *Server) deviceRecord(w http.ResponseWriter, r *http.Request) (*device.Device, *Proof, int64, error) {
 	id, err := addrParam(r.PathValue("id"), "device id")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
-	v, proof, err := s.singleQuery(w, r, "/device/"+id.Device())
+	resp, proof, err := s.singleResp(w, r, "/device/"+id.Device(), -1)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	var d device.Device
-	if err := unmarshalRecord(v, &d); err != nil {
-		return nil, nil, err
+	if err := unmarshalRecord(resp.Value, &d); err != nil {
+		return nil, nil, 0, err
 	}
-	return &d, proof, nil
+	return &d, proof, resp.Height, nil
+}
+
+// deviceAccount reads the account of device id at height: its counter and
+// reading head. A device no one has funded and that has signed nothing
+// has none (the zero account).
+func (s *Server) deviceAccount(r *http.Request, id keys.Address, height int64) (*account.Account, error) {
+	ctx, cancel := s.backendCtx(r)
+	defer cancel()
+	resp, err := s.b.Query(ctx, ledger.QueryRequest{Path: "/account/" + id.Account(), Height: height})
+	if err != nil {
+		return nil, err
+	}
+	var a account.Account
+	switch {
+	case resp.Code == errs.ErrNotFound.Code:
+	case resp.Code != 0:
+		return nil, resultError(resp.Code, resp.Name, resp.Log)
+	default:
+		if err := unmarshalRecord(resp.Value, &a); err != nil {
+			return nil, err
+		}
+	}
+	return &a, nil
 }
 
 func (s *Server) getDevice(w http.ResponseWriter, r *http.Request) error {
-	d, proof, err := s.deviceRecord(w, r)
+	d, proof, height, err := s.deviceRecord(w, r)
 	if err != nil {
 		return err
 	}
-	out := renderDevice(d)
+	a, err := s.deviceAccount(r, d.ID, height)
+	if err != nil {
+		return err
+	}
+	out, err := renderDevice(d, a)
+	if err != nil {
+		return err
+	}
 	out.Proof = proof
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
 func (s *Server) getLatestReading(w http.ResponseWriter, r *http.Request) error {
-	d, proof, err := s.deviceRecord(w, r)
+	id, err := addrParam(r.PathValue("id"), "device id")
 	if err != nil {
 		return err
 	}
-	if d.Latest == nil {
-		return errs.ErrNotFound.Wrap("device %s has no reading", d.ID.Device())
+	// The latest reading is in the device's account (its reading head),
+	// which the proof covers.
+	v, proof, err := s.singleQuery(w, r, "/account/"+id.Account())
+	if e := (*Error)(nil); errors.As(err, &e) && e.Code == errs.ErrNotFound.Code {
+		return errs.ErrNotFound.Wrap("device %s has no reading", id.Device())
+	} else if err != nil {
+		return err
 	}
-	out := renderReading(d.ID, d.Latest)
-	// The proof covers the device record, which holds the latest reading.
+	var a account.Account
+	if err := unmarshalRecord(v, &a); err != nil {
+		return err
+	}
+	h, err := a.ReadingHead()
+	if err != nil {
+		return errs.ErrInternal.WithCause(err, "account %s", id)
+	}
+	if h == nil {
+		return errs.ErrNotFound.Wrap("device %s has no reading", id.Device())
+	}
+	out := renderReading(id, &h.Latest)
 	out.Proof = proof
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -231,11 +297,17 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) error {
 		}
 		after = a.Account()
 	}
-	page, err := s.listQuery(w, r, path, after)
+	page, height, err := s.listQueryAt(w, r, path, after)
 	if err != nil {
 		return err
 	}
-	out, err := renderPage(page, renderDevice)
+	out, err := renderPageErr(page, func(d *device.Device) (*Device, error) {
+		a, err := s.deviceAccount(r, d.ID, height)
+		if err != nil {
+			return nil, err
+		}
+		return renderDevice(d, a)
+	})
 	if err != nil {
 		return err
 	}
@@ -323,13 +395,18 @@ func (s *Server) getReading(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v, proof, err := s.singleQuery(w, r, "/reading/"+id.Device()+"/"+strconv.FormatUint(idx, 10))
+	// The answer is the record holding the ref: the device's account (its
+	// newest refs) or a sealed chunk of its reading log; the proof covers it.
+	resp, proof, err := s.singleResp(w, r, "/reading/"+id.Device()+"/"+strconv.FormatUint(idx, 10), -1)
 	if err != nil {
 		return err
 	}
-	var ref reading.Ref
-	if err := unmarshalRecord(v, &ref); err != nil {
-		return err
+	ref, ok, err := reading.Extract(id, resp.Key, resp.Value, idx)
+	if err != nil {
+		return errs.ErrInternal.WithCause(err, "reading %d of %s", idx, id.Device())
+	}
+	if !ok {
+		return errs.ErrNotFound.Wrap("device %s has no reading %d", id.Device(), idx)
 	}
 	out := renderRef(id, &ref)
 	out.Proof = proof
@@ -352,13 +429,22 @@ func (s *Server) getParams(w http.ResponseWriter, r *http.Request) error {
 
 // renderPage decodes each CBOR record of a ledger page as R and renders it.
 func renderPage[R, V any](page *ledger.Page, render func(*R) V) (Page[V], error) {
+	return renderPageErr(page, func(r *R) (V, error) { return render(r), nil })
+}
+
+// renderPageErr is renderPage with a render that can fail.
+func renderPageErr[R, V any](page *ledger.Page, render func(*R) (V, error)) (Page[V], error) {
 	out := Page[V]{Items: make([]V, 0, len(page.Items)), Next: page.Next}
 	for _, it := range page.Items {
 		var rec R
 		if err := unmarshalRecord(it, &rec); err != nil {
 			return out, err
 		}
-		out.Items = append(out.Items, render(&rec))
+		v, err := render(&rec)
+		if err != nil {
+			return out, err
+		}
+		out.Items = append(out.Items, v)
 	}
 	return out, nil
 }

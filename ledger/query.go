@@ -34,8 +34,12 @@ import (
 //	/device/key/{key-address}                      device id whose current key has this address
 //	/devices/owner/{addr}[?after=ID&limit=N]        list of device records
 //	/devices/tag/{tag}[?after=ID&limit=N]           list of device records
-//	/reading/{id}[?after=IDX&limit=N]               list of reading refs
-//	/reading/{id}/{idx}
+//	/reading/{id}[?after=IDX&limit=N]               list of reading refs, oldest first
+//	/reading/{id}/{idx}                            the record holding ref idx: the device's
+//	                                               account (newest refs) or a chunk of its
+//	                                               reading log; reading.Extract finds the ref.
+//	                                               A reading beyond the count is proven absent
+//	                                               by the account (its head's count).
 //	/inbox/{addr}[?after=H.T.M&limit=N]             list of inbox entries (cursor = height.tx.msg)
 //	/inbox/{addr}/{H.T.M}
 //	/message/{sender}/{id hex}                     the sender's record of a message (state, cursor)
@@ -178,7 +182,10 @@ func (l *Ledger) query(req QueryRequest, height int64) (QueryResponse, error) {
 		if err != nil {
 			return QueryResponse{}, err
 		}
-		return list(reading.SeqPrefix(id), seqCodec, valueItem)
+		if req.Prove {
+			return QueryResponse{}, errs.ErrInvalidQuery.Wrap("lists are not proven as a whole: prove each item by its own path")
+		}
+		return readingPage(r, id, params)
 	case len(parts) == 3 && parts[0] == "reading":
 		id, err := parseAddr(parts[1])
 		if err != nil {
@@ -188,7 +195,20 @@ func (l *Ledger) query(req QueryRequest, height int64) (QueryResponse, error) {
 		if err != nil {
 			return QueryResponse{}, errs.ErrInvalidQuery.Wrap("reading index %q", parts[2])
 		}
-		return single(reading.SeqKey(id, idx))
+		h, err := reading.Head(r, id)
+		if err != nil {
+			return QueryResponse{}, heightErr(err, height)
+		}
+		key, ok := reading.Locate(h, id, idx)
+		if !ok {
+			// Proven absent by the account: its head's count, or no account.
+			resp, err := single(account.Key(id))
+			if err == nil {
+				err = errs.ErrNotFound.Wrap("device %s has no reading %d at height %d", id.Device(), idx, height)
+			}
+			return resp, err
+		}
+		return single(key)
 	case len(parts) == 2 && parts[0] == "inbox":
 		a, err := parseAddr(parts[1])
 		if err != nil {
@@ -286,7 +306,7 @@ type cursorCodec struct {
 	format func([]byte) string
 }
 
-// seqCodec: decimal sequence numbers (history seq, reading index).
+// seqCodec: decimal sequence numbers (history seq, release seq).
 var seqCodec = cursorCodec{
 	parse: func(s string) ([]byte, error) {
 		n, err := strconv.ParseUint(s, 10, 64)
@@ -322,15 +342,53 @@ var inboxCodec = cursorCodec{
 	format: func(b []byte) string { c, _ := message.CursorFromBytes(b); return c.String() },
 }
 
+// pageLimit reads the limit parameter of a list.
+func pageLimit(params map[string]string) (int, error) {
+	s, ok := params["limit"]
+	if !ok {
+		return DefaultPageLimit, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > MaxPageLimit {
+		return 0, errs.ErrInvalidQuery.Wrap("limit must be 1..%d", MaxPageLimit)
+	}
+	return n, nil
+}
+
+// readingPage lists a device's reading refs (reading.List) as a Page; the
+// cursor is the last index returned.
+func readingPage(r store.Reader, id keys.Address, params map[string]string) (QueryResponse, error) {
+	limit, err := pageLimit(params)
+	if err != nil {
+		return QueryResponse{}, err
+	}
+	after := int64(-1)
+	if s, ok := params["after"]; ok {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return QueryResponse{}, errs.ErrInvalidQuery.Wrap("cursor %q", s)
+		}
+		after = n
+	}
+	refs, more, err := reading.List(r, id, after, limit)
+	if err != nil {
+		return QueryResponse{}, errs.ErrInternal.WithCause(err, "list")
+	}
+	page := Page{Items: make([]cbor.RawMessage, 0, len(refs))}
+	for i := range refs {
+		page.Items = append(page.Items, txn.MustMarshal(&refs[i]))
+	}
+	if more {
+		page.Next = strconv.FormatUint(refs[len(refs)-1].Index, 10)
+	}
+	return QueryResponse{Key: reading.ChunkPrefix(id), Value: txn.MustMarshal(&page)}, nil
+}
+
 func listPage(r store.Reader, prefix []byte, params map[string]string, codec cursorCodec,
 	item func(k, v []byte) ([]byte, error)) (QueryResponse, error) {
-	limit := DefaultPageLimit
-	if s, ok := params["limit"]; ok {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > MaxPageLimit {
-			return QueryResponse{}, errs.ErrInvalidQuery.Wrap("limit must be 1..%d", MaxPageLimit)
-		}
-		limit = n
+	limit, err := pageLimit(params)
+	if err != nil {
+		return QueryResponse{}, err
 	}
 	start := prefix
 	after := []byte(nil)
@@ -346,7 +404,7 @@ func listPage(r store.Reader, prefix []byte, params map[string]string, codec cur
 	var lastKey []byte
 	var itemErr error
 	more := false
-	err := r.Iterate(start, prefixEnd(prefix), false, func(k, v []byte) bool {
+	err = r.Iterate(start, prefixEnd(prefix), false, func(k, v []byte) bool {
 		if after != nil && string(k) == string(after) {
 			return true
 		}

@@ -212,8 +212,9 @@ func TestP256Device(t *testing.T) {
 	mustOK(t, c.Block(c.DeviceTx(se, id, 2, []keys.PrivateKey{nk}, &txn.DeviceRotateKey{Device: id, NewPubKey: nk.Public().Bytes()})))
 	mustOK(t, c.Block(c.DeviceTx(nk, id, 3, nil, &txn.ReadingSubmit{Payload: lt.SenML("door", 0)})))
 	d, _ := c.Device(id)
-	if d.Readings != 2 || d.Counter != 3 || d.KeyRotations != 1 {
-		t.Fatalf("device %+v", d)
+	a := c.Account(id)
+	if h, _ := a.ReadingHead(); h == nil || h.Count != 2 || a.Nonce != 3 || d.KeyRotations != 1 {
+		t.Fatalf("device %+v, account %+v", d, a)
 	}
 	r := c.Query("/device/key/" + nk.Public().Address().String())
 	if r.Code != 0 || string(r.Value) != string(id[:]) {

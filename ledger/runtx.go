@@ -243,7 +243,10 @@ func (l *Ledger) ante(c *exec.Context, tx *txn.Tx) (keys.PublicKey, error) {
 	acct := account.Get(c, b.Signer)
 	if isDev {
 		c.SignerIsDevice = true
-		if pk, err = device.CheckSigner(dev, b.Nonce); err != nil {
+		if pk, err = device.CheckSigner(dev); err != nil {
+			return keys.PublicKey{}, err
+		}
+		if err := device.CheckCounter(dev.ID, b.Nonce, acct.Nonce); err != nil {
 			return keys.PublicKey{}, err
 		}
 		if b.PubKey != nil && !bytes.Equal(b.PubKey, dev.PubKey) {
@@ -300,13 +303,11 @@ func (l *Ledger) ante(c *exec.Context, tx *txn.Tx) (keys.PublicKey, error) {
 	}
 	acct.Balance -= b.Fee.Amount
 	if isDev {
-		device.Touch(c, &dev, b.Nonce)
+		acct.Nonce = b.Nonce // the counter
 	} else {
 		acct.Nonce++
 	}
-	if !isDev || b.Fee.Amount > 0 {
-		account.Put(c, b.Signer, acct)
-	}
+	account.Put(c, b.Signer, acct)
 	c.Emit("tx", exec.Ix("signer", b.Signer.String()), exec.A("fee", exec.U(uint64(b.Fee.Amount))),
 		exec.A("nonce", exec.U(b.Nonce)))
 	return pk, nil
@@ -409,17 +410,20 @@ func submitReading(c *exec.Context, m *txn.ReadingSubmit, p *Params, records int
 	if !c.SignerIsDevice {
 		return errs.ErrUnknownDevice.Wrap("readings must be signed by a registered device; %s is not one", c.Signer.Device())
 	}
-	d, ok := device.Get(c, c.Signer)
-	if !ok {
-		return errs.ErrUnknownDevice.Wrap("%s", c.Signer.Device())
+	// The ante found the signer an active device; only an earlier msg of
+	// the same tx can have changed that since.
+	if c.MsgIndex > 0 {
+		d, ok := device.Get(c, c.Signer)
+		if !ok {
+			return errs.ErrUnknownDevice.Wrap("%s", c.Signer.Device())
+		}
+		if d.Status != device.Active {
+			return errs.ErrDeviceRevoked.Wrap("%s is %s", d.ID.Device(), d.Status)
+		}
 	}
-	if d.Status != device.Active {
-		return errs.ErrDeviceRevoked.Wrap("%s is %s", d.ID.Device(), d.Status)
-	}
-	reading.Submit(c, &d, m, records, p.ReadingRetention)
-	device.Put(c, &d)
+	reading.Submit(c, c.Signer, m, records, p.ReadingRetention)
 	// Contracts with a reading trigger on the device: queued in tx order,
 	// run at the block's end (contract.RunTriggers).
-	contract.EnqueueReading(c, d.ID, c.Nonce, m.Payload, p.MaxQueuedPerContract)
+	contract.EnqueueReading(c, c.Signer, c.Nonce, m.Payload, p.MaxQueuedPerContract)
 	return nil
 }

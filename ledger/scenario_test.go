@@ -141,10 +141,17 @@ func (s *scenario) run(t *testing.T, d *datadriven.TestData) string {
 		if !ok {
 			return "not found"
 		}
-		if dv.Latest != nil {
-			dv.Latest.TxHash = nil
+		// The counter and reading count live in the device's account.
+		a := s.c.Account(dv.ID)
+		view := struct {
+			device.Device
+			Counter  uint64 `json:"counter"`
+			Readings uint64 `json:"readings"`
+		}{Device: dv, Counter: a.Nonce}
+		if h, _ := a.ReadingHead(); h != nil {
+			view.Readings = h.Count
 		}
-		return s.json(dv)
+		return s.json(view)
 	case "history":
 		return s.list(t, "/device/"+lt.Addr(d.CmdArgs[0].Key).String()+"/history", func(b []byte) any {
 			var e device.HistoryEntry
@@ -153,12 +160,13 @@ func (s *scenario) run(t *testing.T, d *datadriven.TestData) string {
 			return e
 		})
 	case "latest":
-		dv, ok := s.c.Device(lt.Addr(d.CmdArgs[0].Key))
-		if !ok || dv.Latest == nil {
+		a := s.c.Account(lt.Addr(d.CmdArgs[0].Key))
+		h, _ := a.ReadingHead()
+		if h == nil {
 			return "none"
 		}
-		dv.Latest.TxHash = nil
-		return s.json(dv.Latest)
+		h.Latest.TxHash = nil
+		return s.json(h.Latest)
 	case "readings":
 		return s.list(t, "/reading/"+lt.Addr(d.CmdArgs[0].Key).String(), func(b []byte) any {
 			var r reading.Ref

@@ -158,8 +158,15 @@ func (h *host) Device(id []byte) (rec []byte, err error) {
 	if !ok {
 		return nil, nil
 	}
+	var readings uint64
+	acct := account.Get(h.c, a)
+	if rh, err := acct.ReadingHead(); err != nil {
+		return nil, err
+	} else if rh != nil {
+		readings = rh.Count
+	}
 	return txn.MustMarshal(&DeviceInfo{ID: d.ID, Owner: d.Owner, Model: d.Model, Firmware: d.Firmware,
-		Status: uint8(d.Status), Tags: d.Tags, Location: d.Location, Registered: d.Registered, Readings: d.Readings}), nil
+		Status: uint8(d.Status), Tags: d.Tags, Location: d.Location, Registered: d.Registered, Readings: readings}), nil
 }
 
 // LatestReading implements Host: a ReadingInfo, or nil.
@@ -169,12 +176,14 @@ func (h *host) LatestReading(id []byte) (rec []byte, err error) {
 	if err != nil {
 		return nil, err
 	}
-	d, ok := device.Get(h.c, a)
-	if !ok || d.Latest == nil {
-		return nil, nil
+	// Only registered devices make readings, so a reading head means one.
+	acct := account.Get(h.c, a)
+	rh, err := acct.ReadingHead()
+	if rh == nil || err != nil {
+		return nil, err
 	}
-	r := d.Latest
-	return txn.MustMarshal(&ReadingInfo{Device: d.ID, Counter: r.Counter, Index: r.Index, Height: r.Height,
+	r := rh.Latest
+	return txn.MustMarshal(&ReadingInfo{Device: a, Counter: r.Counter, Index: r.Index, Height: r.Height,
 		Time: r.Time, Payload: r.Payload}), nil
 }
 

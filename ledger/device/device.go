@@ -28,24 +28,31 @@ func mustGet(c *exec.Context, id keys.Address) (Device, error) {
 	return d, nil
 }
 
-// CheckSigner validates a device as the signer of a tx: it must be active,
-// and its counter must be above the last one used. It returns the key the
-// signature must verify against.
-func CheckSigner(d Device, nonce uint64) (keys.PublicKey, error) {
+// CheckSigner validates a device as the signer of a tx: it must be active.
+// It returns the key the signature must verify against. (The counter is
+// checked against the device's account: CheckCounter.)
+func CheckSigner(d Device) (keys.PublicKey, error) {
 	switch d.Status {
 	case Revoked:
 		return keys.PublicKey{}, errs.ErrDeviceRevoked.Wrap("%s: key revoked", d.ID.Device())
 	case Decommissioned:
 		return keys.PublicKey{}, errs.ErrDeviceDecommissioned.Wrap("%s", d.ID.Device())
 	}
-	if nonce <= d.Counter {
-		return keys.PublicKey{}, errs.ErrCounterReused.Wrap("%s: counter %d, last %d", d.ID.Device(), nonce, d.Counter)
-	}
 	pk, err := keys.ParsePublicKey(d.PubKey)
 	if err != nil {
 		return keys.PublicKey{}, errs.ErrInternal.WithCause(err, "stored device key")
 	}
 	return pk, nil
+}
+
+// CheckCounter checks a device-signed tx's counter against last, the
+// highest its txs have used (its account's nonce): it must be greater.
+// Gaps are allowed.
+func CheckCounter(id keys.Address, counter, last uint64) error {
+	if counter <= last {
+		return errs.ErrCounterReused.Wrap("%s: counter %d, last %d", id.Device(), counter, last)
+	}
+	return nil
 }
 
 // Put writes d, stamping the update height.
@@ -368,12 +375,6 @@ func Decommission(c *exec.Context, m *txn.DeviceDecommission) error {
 	appendHistory(c, &d, "decommission")
 	Put(c, &d)
 	return nil
-}
-
-// Touch advances a device signer's counter after its tx was accepted.
-func Touch(c *exec.Context, d *Device, counter uint64) {
-	d.Counter = counter
-	Put(c, d)
 }
 
 // normTags returns the tags sorted and deduplicated.

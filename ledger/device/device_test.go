@@ -348,7 +348,7 @@ func TestRegister(t *testing.T) {
 			d := e.device(dev1)
 			wantTags := slices.Compact(slices.Sorted(slices.Values(tt.msg.Tags)))
 			if d.ID != dev1 || !bytes.Equal(d.PubKey, pub("dev1")) || d.Owner != lt.Addr(tt.signer) ||
-				d.Model != tt.msg.Model || d.Status != device.Active || d.PendingOwner != nil || d.Counter != 0 ||
+				d.Model != tt.msg.Model || d.Status != device.Active || d.PendingOwner != nil ||
 				d.Registered != r.height || d.Updated != r.height || d.HistoryLen != 1 || !slices.Equal(d.Tags, wantTags) {
 				t.Errorf("record %+v", d)
 			}
@@ -685,7 +685,7 @@ func TestRotateKey(t *testing.T) {
 				t.Errorf("new key index -> %v %v", got, ok)
 			}
 			checkEvents(t, r.events, []exec.Event{historyEvent("rotate_key", dev1, lt.Addr(tt.signer), before.HistoryLen, tt.wantAttrs...)})
-			pk, err := device.CheckSigner(after, after.Counter+1)
+			pk, err := device.CheckSigner(after)
 			if err != nil || !bytes.Equal(pk.Bytes(), tt.newKey) {
 				t.Errorf("CheckSigner after rotation: %v, %v", pk, err)
 			}
@@ -982,7 +982,7 @@ func TestDecommission(t *testing.T) {
 		if ks, _ := e.scan([]byte("dev/k/")); len(ks) != 0 {
 			t.Errorf("key index %q after decommission", ks)
 		}
-		if _, err := device.CheckSigner(e.device(dev1), 100); !errors.Is(err, errs.ErrDeviceDecommissioned) {
+		if _, err := device.CheckSigner(e.device(dev1)); !errors.Is(err, errs.ErrDeviceDecommissioned) {
 			t.Errorf("CheckSigner: %v", err)
 		}
 	})
@@ -990,7 +990,7 @@ func TestDecommission(t *testing.T) {
 
 func TestCheckSigner(t *testing.T) {
 	k := lt.Key("dev1").Public()
-	base := device.Device{ID: k.Address(), PubKey: k.Bytes(), Owner: lt.Addr("alice"), Counter: 10}
+	base := device.Device{ID: k.Address(), PubKey: k.Bytes(), Owner: lt.Addr("alice")}
 	with := func(f func(d *device.Device)) device.Device {
 		d := base
 		f(&d)
@@ -999,53 +999,43 @@ func TestCheckSigner(t *testing.T) {
 	tests := []struct {
 		name    string
 		d       device.Device
-		nonce   uint64
 		wantErr *errs.Class
 	}{
-		{"next counter", base, 11, nil},
-		{"gap allowed", base, 1_000_000, nil},
-		{"first use", with(func(d *device.Device) { d.Counter = 0 }), 1, nil},
-		{"counter zero never valid", with(func(d *device.Device) { d.Counter = 0 }), 0, errs.ErrCounterReused},
-		{"same counter", base, 10, errs.ErrCounterReused},
-		{"older counter", base, 3, errs.ErrCounterReused},
-		{"revoked", with(func(d *device.Device) { d.Status = device.Revoked }), 11, errs.ErrDeviceRevoked},
-		{"decommissioned", with(func(d *device.Device) { d.Status = device.Decommissioned }), 11, errs.ErrDeviceDecommissioned},
-		{"revoked beats counter reuse", with(func(d *device.Device) { d.Status = device.Revoked }), 1, errs.ErrDeviceRevoked},
-		{"corrupt stored key", with(func(d *device.Device) { d.PubKey = []byte{9} }), 11, errs.ErrInternal},
+		{"active", base, nil},
+		{"revoked", with(func(d *device.Device) { d.Status = device.Revoked }), errs.ErrDeviceRevoked},
+		{"decommissioned", with(func(d *device.Device) { d.Status = device.Decommissioned }), errs.ErrDeviceDecommissioned},
+		{"corrupt stored key", with(func(d *device.Device) { d.PubKey = []byte{9} }), errs.ErrInternal},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			pk, err := device.CheckSigner(tt.d, tt.nonce)
+			pk, err := device.CheckSigner(tt.d)
 			checkErr(t, err, tt.wantErr)
 			if tt.wantErr == nil && !pk.Equal(k) {
 				t.Errorf("key %v, want %v", pk, k)
 			}
 		})
 	}
+}
 
-	t.Run("Touch then reuse", func(t *testing.T) {
-		e := newEnv(t)
-		dev1 := e.register("alice", "dev1")
-		for _, step := range []struct {
-			nonce   uint64
-			wantErr *errs.Class
-		}{{5, nil}, {5, errs.ErrCounterReused}, {4, errs.ErrCounterReused}, {9, nil}} {
-			r := e.run("dev1", nil, func(c *exec.Context) error {
-				d, _ := device.Get(c, dev1)
-				if _, err := device.CheckSigner(d, step.nonce); err != nil {
-					return err
-				}
-				device.Touch(c, &d, step.nonce)
-				return nil
-			})
-			if step.wantErr == nil && r.err != nil || step.wantErr != nil && !errors.Is(r.err, step.wantErr) {
-				t.Fatalf("nonce %d: %v, want %v", step.nonce, r.err, step.wantErr)
-			}
-		}
-		if d := e.device(dev1); d.Counter != 9 || d.HistoryLen != 1 {
-			t.Errorf("counter %d, history %d", d.Counter, d.HistoryLen)
-		}
-	})
+func TestCheckCounter(t *testing.T) {
+	id := lt.Addr("dev1")
+	tests := []struct {
+		name          string
+		counter, last uint64
+		wantErr       *errs.Class
+	}{
+		{"next counter", 11, 10, nil},
+		{"gap allowed", 1_000_000, 10, nil},
+		{"first use", 1, 0, nil},
+		{"counter zero never valid", 0, 0, errs.ErrCounterReused},
+		{"same counter", 10, 10, errs.ErrCounterReused},
+		{"older counter", 3, 10, errs.ErrCounterReused},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkErr(t, device.CheckCounter(id, tt.counter, tt.last), tt.wantErr)
+		})
+	}
 }
 
 // TestHistory follows one device through its life and checks every history

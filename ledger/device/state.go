@@ -54,7 +54,11 @@ func (s Status) String() string {
 // MarshalText renders the status name in JSON.
 func (s Status) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
-// Device is a device's current record.
+// Device is a device's current record: its identity, which changes only
+// through the device msgs and each time appends to its history. What
+// changes whenever the device signs (fee balance, counter, direct-reading
+// head) lives in its account instead (package account); keys 11, 15 and 17,
+// which once held them here, are not reused.
 type Device struct {
 	ID       keys.Address  `cbor:"1,keyasint" json:"id"`
 	PubKey   []byte        `cbor:"2,keyasint" json:"pubkey"`
@@ -67,32 +71,14 @@ type Device struct {
 	Status   Status        `cbor:"9,keyasint" json:"status"`
 	// PendingOwner is set while a transfer offer waits for acceptance.
 	PendingOwner *keys.Address `cbor:"10,keyasint,omitempty" json:"pending_owner,omitempty"`
-	// Counter is the highest counter (tx nonce) a device-signed tx has used.
-	Counter uint64 `cbor:"11,keyasint" json:"counter"`
 	// HistoryLen is the number of history entries; the next one gets this seq.
 	HistoryLen   uint64 `cbor:"12,keyasint" json:"history_len"`
 	Registered   int64  `cbor:"13,keyasint" json:"registered_height"`
 	Updated      int64  `cbor:"14,keyasint" json:"updated_height"`
-	Readings     uint64 `cbor:"15,keyasint" json:"readings"`
 	KeyRotations uint32 `cbor:"16,keyasint,omitempty" json:"key_rotations,omitempty"`
-	// Latest is the device's latest direct reading. It lives in the record
-	// (rather than under a key of its own) so that a reading costs one write
-	// fewer and one proof covers the device's state and its latest reading.
-	Latest *Reading `cbor:"17,keyasint,omitempty" json:"latest,omitempty"`
 	// Auditor is an account every message to or from the device is also
 	// sealed to.
 	Auditor *keys.Address `cbor:"18,keyasint,omitempty" json:"auditor,omitempty"`
-}
-
-// Reading is a direct reading as kept in the device record.
-type Reading struct {
-	Counter uint64 `cbor:"1,keyasint" json:"counter"`
-	Index   uint64 `cbor:"2,keyasint" json:"index"`
-	Height  int64  `cbor:"3,keyasint" json:"height"`
-	// Time is the block time in Unix nanoseconds.
-	Time    int64  `cbor:"4,keyasint" json:"time"`
-	TxHash  []byte `cbor:"5,keyasint" json:"tx_hash"`
-	Payload []byte `cbor:"6,keyasint" json:"payload"`
 }
 
 // HistoryEntry is one change to a device, in the append-only history.

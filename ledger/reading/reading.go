@@ -1,70 +1,223 @@
 // Package reading is the ledger's direct-reading domain: SenML CBOR readings
 // signed by a device as a tx, for low-rate devices and contract triggers.
-// It owns the state prefix "rd/":
 //
-//	rd/s/{id}{idx:8}   -> Ref (one per reading, idx from 0; payload digest, not body)
+// A device's readings form its reading log: reading number idx (from 0) has
+// a Ref (counter, height, time, tx hash, payload digest; the body stays in
+// the block). The log is kept in two places (decision 0018):
 //
-// The latest reading, with its body, is kept in the device record
-// (device.Device.Latest); the sequence keeps digests, and only the newest
-// Retention of them (bounded storage). The bodies remain in the block store,
-// addressed by tx hash.
+//   - the device's account holds the head (account.ReadingHead): the count,
+//     the latest reading with its body, and the refs of the newest readings
+//     not yet sealed into a chunk (fewer than ChunkSize);
+//
+//   - every ChunkSize readings, those refs are sealed into one chunk of the
+//     log under this domain's prefix "rd/":
+//
+//     rd/s/{id}{chunk:8}   -> []Ref (ChunkSize refs, indexes chunk*ChunkSize ...)
+//
+// So a reading writes the device's account, which its fee writes anyway, and
+// one in ChunkSize readings also writes a chunk. Only the newest chunks that
+// hold Retention readings are kept (bounded storage).
 package reading
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
+	"math"
 
 	"github.com/hypha-iot/hypha/keys"
-	"github.com/hypha-iot/hypha/ledger/device"
+	"github.com/hypha-iot/hypha/ledger/account"
 	"github.com/hypha-iot/hypha/ledger/exec"
 	"github.com/hypha-iot/hypha/txn"
 )
 
 // Key prefixes.
 const (
-	Prefix    = "rd/"
-	seqPrefix = "rd/s/"
+	Prefix      = "rd/"
+	chunkPrefix = "rd/s/"
 )
 
-// Ref is one entry of a device's reading sequence.
-type Ref struct {
-	Index   uint64 `cbor:"1,keyasint" json:"index"`
-	Counter uint64 `cbor:"2,keyasint" json:"counter"`
-	Height  int64  `cbor:"3,keyasint" json:"height"`
-	Time    int64  `cbor:"4,keyasint" json:"time"`
-	TxHash  []byte `cbor:"5,keyasint" json:"tx_hash"`
-	// Digest is SHA-256 of the payload.
-	Digest  []byte `cbor:"6,keyasint" json:"digest"`
-	Size    uint32 `cbor:"7,keyasint" json:"size"`
-	Records uint32 `cbor:"8,keyasint" json:"records"`
+// ChunkSize is the number of refs in a sealed chunk of a reading log.
+const ChunkSize = 8
+
+// Ref is one entry of a device's reading log.
+type Ref = account.ReadingRef
+
+// ChunkPrefix is the key prefix of id's sealed chunks.
+func ChunkPrefix(id keys.Address) []byte { return append([]byte(chunkPrefix), id[:]...) }
+
+// ChunkKey is the state key of id's sealed chunk n (reading indexes
+// n*ChunkSize to n*ChunkSize+ChunkSize-1).
+func ChunkKey(id keys.Address, n uint64) []byte {
+	return binary.BigEndian.AppendUint64(ChunkPrefix(id), n)
 }
 
-// SeqPrefix is the key prefix of id's reading sequence.
-func SeqPrefix(id keys.Address) []byte { return append([]byte(seqPrefix), id[:]...) }
-
-// SeqKey is the state key of id's reading number idx.
-func SeqKey(id keys.Address, idx uint64) []byte {
-	return binary.BigEndian.AppendUint64(SeqPrefix(id), idx)
-}
-
-// Submit executes reading.submit. The signer is an active device whose
-// counter check already passed (the ledger does both before msgs run); d is
-// its record, updated here (the caller writes it). retention bounds the sequence kept per device
-// (0 keeps all).
-func Submit(c *exec.Context, d *device.Device, m *txn.ReadingSubmit, records int, retention uint64) {
-	c.Meter.Consume(c.Gas.ReadingByte * uint64(len(m.Payload)))
+// Submit executes reading.submit for device id: it appends the reading to
+// the head in id's account (whose fee and counter the ledger has already
+// updated) and, every ChunkSize readings, seals the open refs into a chunk.
+// retention bounds the log kept (0 keeps all): sealed chunks are dropped
+// once the newer ones hold at least retention readings.
+//
+// Gas depends on the reading alone, not on how full the head is: ReadingByte
+// per payload byte, plus one write of the new ref and of the payload (the
+// latest reading's body). It is charged before any change. The account and
+// chunk writes themselves are not metered again.
+func Submit(c *exec.Context, id keys.Address, m *txn.ReadingSubmit, records int, retention uint64) {
 	digest := sha256.Sum256(m.Payload)
-	idx := d.Readings
 	t := c.Header.Time.UnixNano()
-	d.Latest = &device.Reading{Counter: c.Nonce, Index: idx, Height: c.Header.Height, Time: t,
-		TxHash: c.TxHash[:], Payload: m.Payload}
-	c.SetRecord(SeqKey(d.ID, idx), &Ref{Index: idx, Counter: c.Nonce, Height: c.Header.Height, Time: t,
-		TxHash: c.TxHash[:], Digest: digest[:], Size: uint32(len(m.Payload)), Records: uint32(records)})
-	if retention > 0 && idx >= retention {
-		c.Delete(SeqKey(d.ID, idx-retention))
+	ref := Ref{Counter: c.Nonce, Height: c.Header.Height, Time: t, TxHash: c.TxHash[:], Digest: digest[:],
+		Size: uint32(len(m.Payload)), Records: uint32(records)}
+	// The ref's index is not known before the head is read; charge for the
+	// widest one (9 bytes) so that the gas does not depend on it either.
+	ref.Index = math.MaxUint64
+	c.Meter.Consume(c.Gas.ReadingByte*uint64(len(m.Payload)) + c.Gas.WriteFlat +
+		c.Gas.WriteByte*uint64(len(txn.MustMarshal(&ref))+len(m.Payload)))
+
+	meter := c.Meter
+	c.Meter = &exec.Meter{Limit: math.MaxUint64}
+	defer func() { c.Meter = meter }()
+	a := account.Get(c, id)
+	h, err := a.ReadingHead()
+	if err != nil {
+		panic(exec.StorageFault{Err: fmt.Errorf("account %s: %w", id, err)})
 	}
-	d.Readings++
-	c.Emit("reading", exec.Ix("device", d.ID.Device()), exec.A("counter", exec.U(c.Nonce)),
+	if h == nil {
+		h = &account.ReadingHead{}
+	}
+	idx := h.Count
+	ref.Index = idx
+	h.Latest = account.Reading{Counter: c.Nonce, Index: idx, Height: c.Header.Height, Time: t,
+		TxHash: c.TxHash[:], Payload: m.Payload}
+	h.Open = append(h.Open, ref)
+	h.Count++
+	if len(h.Open) == ChunkSize {
+		n := idx / ChunkSize
+		c.SetRecord(ChunkKey(id, n), h.Open)
+		h.Open = nil
+		if keep := (retention + ChunkSize - 1) / ChunkSize; retention > 0 && n >= keep {
+			c.Delete(ChunkKey(id, n-keep))
+		}
+	}
+	a.SetReadingHead(h)
+	account.Put(c, id, a)
+	c.Emit("reading", exec.Ix("device", id.Device()), exec.A("counter", exec.U(c.Nonce)),
 		exec.A("index", exec.U(idx)), exec.A("digest", hex.EncodeToString(digest[:])))
+}
+
+// Getter reads state: nil, nil for an absent key.
+type Getter interface {
+	Get(key []byte) ([]byte, error)
+}
+
+// Head returns id's reading head from its account; nil if it has made no
+// reading.
+func Head(r Getter, id keys.Address) (*account.ReadingHead, error) {
+	v, err := r.Get(account.Key(id))
+	if err != nil || v == nil {
+		return nil, err
+	}
+	var a account.Account
+	if err := txn.UnmarshalRecord(v, &a); err != nil {
+		return nil, fmt.Errorf("account %s: %w", id, err)
+	}
+	return a.ReadingHead()
+}
+
+// Locate returns the state key of the record that holds id's reading idx:
+// its account while the ref is open, else its chunk. ok is false when the
+// device has made fewer than idx+1 readings.
+func Locate(h *account.ReadingHead, id keys.Address, idx uint64) (key []byte, ok bool) {
+	if h == nil || idx >= h.Count {
+		return nil, false
+	}
+	if idx >= h.Count-uint64(len(h.Open)) {
+		return account.Key(id), true
+	}
+	return ChunkKey(id, idx/ChunkSize), true
+}
+
+// Extract returns ref idx of id from the record Locate named (key) and its
+// value: an account or a chunk. ok is false if the record does not hold it
+// (a chunk dropped by retention reads as absent before this is called).
+func Extract(id keys.Address, key, value []byte, idx uint64) (Ref, bool, error) {
+	var refs []Ref
+	if bytes.Equal(key, account.Key(id)) {
+		var a account.Account
+		if err := txn.Unmarshal(value, &a); err != nil {
+			return Ref{}, false, fmt.Errorf("account %s: %w", id, err)
+		}
+		h, err := a.ReadingHead()
+		if err != nil {
+			return Ref{}, false, err
+		}
+		if h != nil {
+			refs = h.Open
+		}
+	} else if err := txn.Unmarshal(value, &refs); err != nil {
+		return Ref{}, false, fmt.Errorf("reading chunk of %s: %w", id, err)
+	}
+	for _, r := range refs {
+		if r.Index == idx {
+			return r, true, nil
+		}
+	}
+	return Ref{}, false, nil
+}
+
+// Iterator is the part of store.Reader List needs.
+type Iterator interface {
+	Getter
+	Iterate(start, end []byte, reverse bool, fn func(key, value []byte) bool) error
+}
+
+// List returns up to limit refs of id's log with index > after (from the
+// oldest kept if after < 0), oldest first, and whether more follow.
+// Readings dropped by retention are skipped.
+func List(r Iterator, id keys.Address, after int64, limit int) (refs []Ref, more bool, err error) {
+	h, err := Head(r, id)
+	if err != nil || h == nil {
+		return nil, false, err
+	}
+	from := uint64(after + 1) // after >= -1
+	sealed := h.Count - uint64(len(h.Open))
+	add := func(ref Ref) bool {
+		if ref.Index < from {
+			return true
+		}
+		if len(refs) == limit {
+			more = true
+			return false
+		}
+		refs = append(refs, ref)
+		return true
+	}
+	if from < sealed {
+		var bad error
+		err = r.Iterate(ChunkKey(id, from/ChunkSize), ChunkKey(id, sealed/ChunkSize), false, func(_, v []byte) bool {
+			var chunk []Ref
+			if bad = txn.UnmarshalRecord(v, &chunk); bad != nil {
+				return false
+			}
+			for _, ref := range chunk {
+				if !add(ref) {
+					return false
+				}
+			}
+			return true
+		})
+		if err == nil {
+			err = bad
+		}
+		if err != nil || more {
+			return refs, more, err
+		}
+	}
+	for _, ref := range h.Open {
+		if !add(ref) {
+			break
+		}
+	}
+	return refs, more, nil
 }

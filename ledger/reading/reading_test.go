@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hypha-iot/hypha/keys"
+	"github.com/hypha-iot/hypha/ledger/account"
 	"github.com/hypha-iot/hypha/ledger/device"
 	"github.com/hypha-iot/hypha/ledger/exec"
 	lt "github.com/hypha-iot/hypha/ledger/ledgertest"
@@ -72,7 +73,7 @@ type sub struct {
 }
 
 // submit runs reading.Submit for the device named name with counter nonce,
-// then writes the device record, as the ledger does.
+// as the ledger's submitReading does.
 func (e *rdEnv) submit(name string, nonce uint64, payload []byte, retention uint64) sub {
 	e.tb.Helper()
 	recs, err := reading.ValidateSenML(payload)
@@ -83,15 +84,9 @@ func (e *rdEnv) submit(name string, nonce uint64, payload []byte, retention uint
 	m := &exec.Meter{Limit: math.MaxUint64}
 	c := e.context(m, tx)
 	c.Signer, c.SignerIsDevice, c.Nonce = lt.Addr(name), true, nonce
-	d, ok := device.Get(c, c.Signer)
-	if !ok {
-		e.tb.Fatalf("no device %s", name)
-	}
-	before := m.Used
-	reading.Submit(c, &d, &txn.ReadingSubmit{Payload: payload}, recs, retention)
+	reading.Submit(c, c.Signer, &txn.ReadingSubmit{Payload: payload}, recs, retention)
 	s := sub{nonce: nonce, payload: payload, recs: recs, height: c.Header.Height, time: c.Header.Time.UnixNano(),
-		txHash: c.TxHash, events: c.Events(), gas: m.Used - before, writes: tx.Len()}
-	device.Put(c, &d)
+		txHash: c.TxHash, events: c.Events(), gas: m.Used, writes: tx.Len()}
 	tx.WriteTo(e.block)
 	return s
 }
@@ -106,34 +101,55 @@ func (e *rdEnv) device(name string) device.Device {
 	return d
 }
 
-// seq stages the block into the store and returns the device's reading
-// sequence as stored, checking each key against its Ref's index.
-func (e *rdEnv) seq(name string) []reading.Ref {
+// head returns the reading head in the device's account (nil if none).
+func (e *rdEnv) head(name string) *account.ReadingHead {
+	e.tb.Helper()
+	h, err := reading.Head(e.block, lt.Addr(name))
+	if err != nil {
+		e.tb.Fatalf("head: %v", err)
+	}
+	return h
+}
+
+// commit stages the block into the store, so that reads see it.
+func (e *rdEnv) commit() {
 	e.tb.Helper()
 	if _, err := e.st.Stage(e.block.Batch()); err != nil {
 		e.tb.Fatalf("stage: %v", err)
 	}
 	e.block.Reset()
+}
+
+// seq returns the device's whole reading log as List gives it, after
+// checking that every ref is found again through Locate and Extract.
+func (e *rdEnv) seq(name string) []reading.Ref {
+	e.tb.Helper()
+	e.commit()
 	id := lt.Addr(name)
-	prefix := reading.SeqPrefix(id)
-	end := reading.SeqKey(id, math.MaxUint64)
-	var out []reading.Ref
-	err := e.st.Working().Iterate(prefix, append(end, 0), false, func(k, v []byte) bool {
-		var r reading.Ref
-		if err := txn.Unmarshal(v, &r); err != nil {
-			e.tb.Errorf("ref %x: %v", k, err)
-			return true
-		}
-		if !bytes.Equal(k, reading.SeqKey(id, r.Index)) {
-			e.tb.Errorf("ref index %d under key %x", r.Index, k)
-		}
-		out = append(out, r)
-		return true
-	})
-	if err != nil {
-		e.tb.Fatalf("iterate: %v", err)
+	r := e.st.Working()
+	refs, more, err := reading.List(r, id, -1, 1000)
+	if err != nil || more {
+		e.tb.Fatalf("List: %v (more %v)", err, more)
 	}
-	return out
+	h, err := reading.Head(r, id)
+	if err != nil {
+		e.tb.Fatal(err)
+	}
+	for _, ref := range refs {
+		key, ok := reading.Locate(h, id, ref.Index)
+		if !ok {
+			e.tb.Fatalf("Locate(%d): not found", ref.Index)
+		}
+		v, err := r.Get(key)
+		if err != nil || v == nil {
+			e.tb.Fatalf("Get(%x): %v %v", key, v, err)
+		}
+		got, ok, err := reading.Extract(id, key, v, ref.Index)
+		if err != nil || !ok || !equalRef(got, ref) {
+			e.tb.Errorf("Extract(%d) = %+v %v %v, want %+v", ref.Index, got, ok, err, ref)
+		}
+	}
+	return refs
 }
 
 // senmlPack returns a SenML CBOR pack of count records named base+i.
@@ -169,6 +185,24 @@ func TestSubmit(t *testing.T) {
 	s1 := e.submit("dev1", 7, p1, 10)
 	s2 := e.submit("dev1", 12, p2, 10) // a gap in counters is allowed
 
+	t.Run("reading head", func(t *testing.T) {
+		h := e.head("dev1")
+		want := account.Reading{Counter: 12, Index: 1, Height: s2.height, Time: s2.time, TxHash: s2.txHash[:], Payload: p2}
+		if h == nil || h.Count != 2 || h.Latest.Counter != want.Counter || h.Latest.Index != want.Index ||
+			h.Latest.Height != want.Height || h.Latest.Time != want.Time || !bytes.Equal(h.Latest.TxHash, want.TxHash) ||
+			!bytes.Equal(h.Latest.Payload, want.Payload) {
+			t.Fatalf("head %+v, want count 2, latest %+v", h, want)
+		}
+		if len(h.Open) != 2 || !equalRef(h.Open[0], wantRef(s1, 0)) || !equalRef(h.Open[1], wantRef(s2, 1)) {
+			t.Errorf("open refs %+v", h.Open)
+		}
+	})
+	t.Run("device record untouched", func(t *testing.T) {
+		if d := e.device("dev1"); d.Updated != 4 || d.HistoryLen != 0 { // as newRdEnv wrote it
+			t.Errorf("record changed: updated %d history %d", d.Updated, d.HistoryLen)
+		}
+	})
+
 	tests := []struct {
 		name  string
 		s     sub
@@ -197,41 +231,103 @@ func TestSubmit(t *testing.T) {
 				t.Errorf("events %+v, want %+v", tt.s.events, wantEv)
 			}
 			if tt.s.writes != 1 {
-				t.Errorf("Submit staged %d writes, want 1 (the ref; the caller writes the record)", tt.s.writes)
+				t.Errorf("Submit staged %d writes, want 1 (the account)", tt.s.writes)
 			}
 		})
 	}
+}
 
-	t.Run("device record", func(t *testing.T) {
-		d := e.device("dev1")
-		want := device.Reading{Counter: 12, Index: 1, Height: s2.height, Time: s2.time, TxHash: s2.txHash[:], Payload: p2}
-		if d.Latest == nil || d.Latest.Counter != want.Counter || d.Latest.Index != want.Index || d.Latest.Height != want.Height ||
-			d.Latest.Time != want.Time || !bytes.Equal(d.Latest.TxHash, want.TxHash) || !bytes.Equal(d.Latest.Payload, want.Payload) {
-			t.Errorf("latest %+v, want %+v", d.Latest, want)
+// TestSubmitChunks: every ChunkSize readings the open refs are sealed into
+// a chunk (one more write), and the log reads the same across the seam.
+func TestSubmitChunks(t *testing.T) {
+	e := newRdEnv(t, "dev1")
+	id := lt.Addr("dev1")
+	n := 2*reading.ChunkSize + 3
+	var subs []sub
+	for i := range n {
+		s := e.submit("dev1", uint64(i+1), senmlPack(t, "dev1:", 1+i%4), 0)
+		wantWrites := 1
+		if (i+1)%reading.ChunkSize == 0 {
+			wantWrites = 2
 		}
-		if d.Readings != 2 || d.Updated != s2.height || d.HistoryLen != 0 {
-			t.Errorf("readings %d updated %d history %d", d.Readings, d.Updated, d.HistoryLen)
+		if s.writes != wantWrites {
+			t.Errorf("reading %d: %d writes, want %d", i, s.writes, wantWrites)
 		}
-		// Submit does not touch the counter: ante does (device.Touch).
-		if d.Counter != 0 {
-			t.Errorf("counter %d", d.Counter)
+		subs = append(subs, s)
+	}
+	if h := e.head("dev1"); h.Count != uint64(n) || len(h.Open) != 3 || h.Open[0].Index != 2*reading.ChunkSize {
+		t.Fatalf("head: count %d, open %+v", h.Count, h.Open)
+	}
+	refs := e.seq("dev1")
+	if len(refs) != n {
+		t.Fatalf("%d refs, want %d", len(refs), n)
+	}
+	for i, r := range refs {
+		if want := wantRef(subs[i], uint64(i)); !equalRef(r, want) {
+			t.Errorf("ref %d = %+v, want %+v", i, r, want)
+		}
+	}
+	for _, c := range []uint64{0, 1} {
+		v, err := e.st.Working().Get(reading.ChunkKey(id, c))
+		var chunk []reading.Ref
+		if err != nil || v == nil || txn.Unmarshal(v, &chunk) != nil || len(chunk) != reading.ChunkSize ||
+			chunk[0].Index != c*reading.ChunkSize {
+			t.Errorf("chunk %d: %d refs, %v", c, len(chunk), err)
+		}
+	}
+
+	t.Run("pages", func(t *testing.T) {
+		r := e.st.Working()
+		var got []uint64
+		after := int64(-1)
+		for pages := 0; ; pages++ {
+			if pages > n {
+				t.Fatal("pages do not end")
+			}
+			page, more, err := reading.List(r, id, after, 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ref := range page {
+				got = append(got, ref.Index)
+			}
+			if !more {
+				break
+			}
+			after = int64(page[len(page)-1].Index)
+		}
+		want := make([]uint64, n)
+		for i := range want {
+			want[i] = uint64(i)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("paged indexes %v", got)
+		}
+	})
+	t.Run("beyond the count", func(t *testing.T) {
+		if _, ok := reading.Locate(e.head("dev1"), id, uint64(n)); ok {
+			t.Error("Locate found reading n")
+		}
+		if _, ok := reading.Locate(nil, id, 0); ok {
+			t.Error("Locate found a reading of a device without any")
 		}
 	})
 }
 
 func TestSubmitRetention(t *testing.T) {
+	const k = reading.ChunkSize
 	tests := []struct {
 		name      string
 		retention uint64
 		n         int
-		want      []uint64 // indexes kept
+		from      uint64 // oldest index kept; the rest up to n-1 are kept too
 	}{
-		{"retention 3 after 5", 3, 5, []uint64{2, 3, 4}},
-		{"retention 3 after 3", 3, 3, []uint64{0, 1, 2}},
-		{"retention 3 after 4", 3, 4, []uint64{1, 2, 3}},
-		{"retention 1", 1, 4, []uint64{3}},
-		{"retention above count", 10, 4, []uint64{0, 1, 2, 3}},
-		{"retention 0 keeps all", 0, 5, []uint64{0, 1, 2, 3, 4}},
+		{"retention one chunk, after two and a half", k, 2*k + k/2, k},
+		{"retention one chunk, after one", k, k, 0},
+		{"retention 1 keeps a whole chunk", 1, 2*k + 1, k},
+		{"retention between chunks rounds up", k + 2, 3*k + 1, k},
+		{"retention above count", 10 * k, 3 * k, 0},
+		{"retention 0 keeps all", 0, 3*k + 2, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -239,26 +335,39 @@ func TestSubmitRetention(t *testing.T) {
 			var subs []sub
 			for i := range tt.n {
 				subs = append(subs, e.submit("dev1", uint64(10*(i+1)), senmlPack(t, "dev1:", 1+i%3), tt.retention))
-				// Another device's sequence interleaves and is pruned on its own.
+				// Another device's log interleaves and is pruned on its own.
 				e.submit("dev2", uint64(i+1), senmlPack(t, "dev2:", 1), 1)
 			}
 			refs := e.seq("dev1")
-			var got []uint64
+			var got, want []uint64
 			for _, r := range refs {
 				got = append(got, r.Index)
-				if want := wantRef(subs[r.Index], r.Index); !equalRef(r, want) {
-					t.Errorf("ref %d = %+v, want %+v", r.Index, r, want)
+				if w := wantRef(subs[r.Index], r.Index); !equalRef(r, w) {
+					t.Errorf("ref %d = %+v, want %+v", r.Index, r, w)
 				}
 			}
-			if !slices.Equal(got, tt.want) {
-				t.Errorf("kept %v, want %v", got, tt.want)
+			for i := tt.from; i < uint64(tt.n); i++ {
+				want = append(want, i)
 			}
-			d := e.device("dev1")
-			if d.Readings != uint64(tt.n) || d.Latest == nil || d.Latest.Index != uint64(tt.n-1) || d.Latest.Counter != uint64(10*tt.n) {
-				t.Errorf("readings %d latest %+v", d.Readings, d.Latest)
+			if !slices.Equal(got, want) {
+				t.Errorf("kept %v, want %v", got, want)
 			}
-			if refs2 := e.seq("dev2"); len(refs2) != 1 || refs2[0].Index != uint64(tt.n-1) {
-				t.Errorf("dev2 sequence %+v", refs2)
+			if uint64(len(got)) < min(tt.retention, uint64(tt.n)) {
+				t.Errorf("kept %d, fewer than the retention %d", len(got), tt.retention)
+			}
+			h := e.head("dev1")
+			if h.Count != uint64(tt.n) || h.Latest.Index != uint64(tt.n-1) || h.Latest.Counter != uint64(10*tt.n) {
+				t.Errorf("head count %d latest %+v", h.Count, h.Latest)
+			}
+			// A dropped reading is not found (its chunk is gone).
+			if tt.from > 0 {
+				key, ok := reading.Locate(h, lt.Addr("dev1"), 0)
+				if v, err := e.st.Working().Get(key); !ok || err != nil || v != nil {
+					t.Errorf("reading 0 still stored (%x: %d bytes, %v)", key, len(v), err)
+				}
+			}
+			if refs2 := e.seq("dev2"); len(refs2) == 0 || refs2[len(refs2)-1].Index != uint64(tt.n-1) {
+				t.Errorf("dev2 log %+v", refs2)
 			}
 		})
 	}
@@ -270,12 +379,12 @@ func TestSubmitGas(t *testing.T) {
 		payload   int // length of the base name, which sets the payload size
 		retention uint64
 		prior     int // readings before the measured one
-		wantPrune bool
 	}{
 		{name: "small", payload: 1, retention: 10},
 		{name: "large", payload: 3000, retention: 10},
-		{name: "with a prune", payload: 100, retention: 2, prior: 2, wantPrune: true},
-		{name: "below retention, no prune", payload: 100, retention: 3, prior: 2},
+		{name: "with open refs", payload: 100, retention: 10, prior: 3},
+		{name: "sealing a chunk", payload: 100, retention: 10, prior: reading.ChunkSize - 1},
+		{name: "sealing and dropping a chunk", payload: 100, retention: 1, prior: 2*reading.ChunkSize - 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -286,12 +395,8 @@ func TestSubmitGas(t *testing.T) {
 			p := senmlPack(t, strings.Repeat("b", tt.payload), 1)
 			s := e.submit("dev1", 100, p, tt.retention)
 			g := e.gas
-			key := reading.SeqKey(lt.Addr("dev1"), uint64(tt.prior))
-			ref := wantRef(s, uint64(tt.prior))
-			want := g.ReadingByte*uint64(len(p)) + g.WriteFlat + g.WriteByte*uint64(len(key)+len(txn.MustMarshal(&ref)))
-			if tt.wantPrune {
-				want += g.DeleteFlat
-			}
+			ref := wantRef(s, math.MaxUint64) // charged at the widest index
+			want := g.ReadingByte*uint64(len(p)) + g.WriteFlat + g.WriteByte*uint64(len(txn.MustMarshal(&ref))+len(p))
 			if s.gas != want {
 				t.Errorf("gas %d, want %d (payload %d bytes)", s.gas, want, len(p))
 			}
@@ -305,39 +410,36 @@ func TestSubmitGas(t *testing.T) {
 		m := &exec.Meter{Limit: e.gas.ReadingByte*uint64(len(p)) - 1}
 		c := e.context(m, tx)
 		c.Signer, c.SignerIsDevice, c.Nonce = lt.Addr("dev1"), true, 1
-		pk := lt.Key("dev1").Public()
-		d := device.Device{ID: pk.Address(), PubKey: pk.Bytes()}
 		func() {
 			defer func() {
 				if _, ok := recover().(exec.OutOfGas); !ok {
 					t.Error("Submit did not run out of gas")
 				}
 			}()
-			reading.Submit(c, &d, &txn.ReadingSubmit{Payload: p}, 2, 10)
+			reading.Submit(c, c.Signer, &txn.ReadingSubmit{Payload: p}, 2, 10)
 		}()
-		if tx.Len() != 0 || d.Readings != 0 || d.Latest != nil || len(c.Events()) != 0 {
-			t.Errorf("changes after OutOfGas: %d writes, readings %d, latest %v, events %d",
-				tx.Len(), d.Readings, d.Latest, len(c.Events()))
+		if tx.Len() != 0 || len(c.Events()) != 0 || c.Meter != m {
+			t.Errorf("changes after OutOfGas: %d writes, %d events, meter swapped %v", tx.Len(), len(c.Events()), c.Meter != m)
 		}
 	})
 }
 
-func TestSeqKey(t *testing.T) {
+func TestChunkKey(t *testing.T) {
 	id := keys.Address{1, 2, 3}
 	tests := []struct {
-		idx  uint64
+		n    uint64
 		want string
 	}{
 		{0, "rd/s/" + string(id[:]) + "\x00\x00\x00\x00\x00\x00\x00\x00"},
 		{258, "rd/s/" + string(id[:]) + "\x00\x00\x00\x00\x00\x00\x01\x02"},
 	}
 	for _, tt := range tests {
-		if got := reading.SeqKey(id, tt.idx); string(got) != tt.want {
-			t.Errorf("SeqKey(%d) = %q, want %q", tt.idx, got, tt.want)
+		if got := reading.ChunkKey(id, tt.n); string(got) != tt.want {
+			t.Errorf("ChunkKey(%d) = %q, want %q", tt.n, got, tt.want)
 		}
 	}
-	// Keys sort by index, so the sequence iterates in order.
-	if bytes.Compare(reading.SeqKey(id, 255), reading.SeqKey(id, 256)) >= 0 {
-		t.Error("SeqKey does not sort by index")
+	// Keys sort by chunk number, so the log iterates in order.
+	if bytes.Compare(reading.ChunkKey(id, 255), reading.ChunkKey(id, 256)) >= 0 {
+		t.Error("ChunkKey does not sort by chunk")
 	}
 }
