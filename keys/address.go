@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/cosmos/btcutil/bech32"
 )
@@ -47,12 +48,41 @@ func (a Address) String() string { return a.Account() }
 func (a Address) IsZero() bool { return a == Address{} }
 
 func (a Address) bech32(prefix string) string {
+	k := b32Key{addr: a, prefix: prefix}
+	b32.mu.Lock()
+	s, ok := b32.m[k]
+	b32.mu.Unlock()
+	if ok {
+		return s
+	}
 	s, err := bech32.EncodeFromBase256(prefix, a[:])
 	if err != nil {
 		// Unreachable: 20 bytes and a constant, valid prefix.
 		panic("keys: bech32 encode: " + err.Error())
 	}
+	b32.mu.Lock()
+	if len(b32.m) >= b32Max {
+		clear(b32.m)
+	}
+	b32.m[k] = s
+	b32.mu.Unlock()
 	return s
+}
+
+// b32 memoizes bech32 renderings: the ledger names the same signers and
+// devices in the events of block after block, and encoding costs about a
+// microsecond each time. It holds at most b32Max strings and is emptied
+// when full; what it holds never changes a result.
+var b32 = struct {
+	mu sync.Mutex
+	m  map[b32Key]string
+}{m: make(map[b32Key]string)}
+
+const b32Max = 1 << 16
+
+type b32Key struct {
+	addr   Address
+	prefix string
 }
 
 // ParseAddress parses an address in any of its text forms and returns the

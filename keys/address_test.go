@@ -204,3 +204,32 @@ func TestAddressJSON(t *testing.T) {
 		t.Error("json.Unmarshal accepted a foreign prefix")
 	}
 }
+
+// TestBech32Memo: renderings come from the memo after the first, stay right
+// for both prefixes, and the memo stays bounded.
+func TestBech32Memo(t *testing.T) {
+	var a Address
+	a[0] = 7
+	acct, dev := a.Account(), a.Device()
+	if acct == dev || acct[:6] != "hypha1" || dev[:9] != "hyphadev1" {
+		t.Fatalf("renderings %q %q", acct, dev)
+	}
+	for i := range b32Max + 10 {
+		var b Address
+		b[0], b[1], b[2] = byte(i), byte(i>>8), byte(i>>16)
+		b[19] = 1
+		got, _, err := ParseAddress(b.Device())
+		if err != nil || got != b {
+			t.Fatalf("address %d: %v %v", i, got, err)
+		}
+	}
+	if a.Account() != acct || a.Device() != dev {
+		t.Fatal("rendering changed")
+	}
+	b32.mu.Lock()
+	n := len(b32.m)
+	b32.mu.Unlock()
+	if n > b32Max {
+		t.Fatalf("memo holds %d, more than %d", n, b32Max)
+	}
+}

@@ -66,7 +66,7 @@ var (
 )
 
 // DefaultCacheSize is the iavl node cache size used when Config.CacheSize is 0.
-const DefaultCacheSize = 100_000
+const DefaultCacheSize = 20_000
 
 // dbName is the goleveldb database name under Config.Dir ("state.db").
 const dbName = "state"
