@@ -65,7 +65,11 @@ var (
 	ErrVersionPruned = errors.New("store: version pruned")
 )
 
-// DefaultCacheSize is the iavl node cache size used when Config.CacheSize is 0.
+// DefaultCacheSize is the iavl node cache size used when Config.CacheSize is
+// 0. Small on purpose: iavl's cache is an LRU of pointer-rich nodes, and with
+// 100,000 of them the collector's work and the cache upkeep cost more than
+// the misses, which goleveldb's block cache serves (ledger BenchmarkApply,
+// docs/benchmarks.md).
 const DefaultCacheSize = 20_000
 
 // dbName is the goleveldb database name under Config.Dir ("state.db").
@@ -77,7 +81,7 @@ const dbName = "state"
 type Config struct {
 	Dir        string // "" = in memory (the test twin: iavl on its in-memory db)
 	KeepRecent int64  // versions kept for queries/proofs; 0 = keep all. Older versions pruned at commit (bounded storage).
-	CacheSize  int    // iavl node cache, default 100_000
+	CacheSize  int    // iavl node cache, default DefaultCacheSize
 	// ValueCache is the number of keys whose latest value the block
 	// executor's reads (Working) keep in memory, between ValueCache and
 	// twice that; default DefaultValueCache, negative = none.
