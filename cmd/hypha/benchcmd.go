@@ -172,8 +172,12 @@ func printBench(w io.Writer, r *bench.Report, steps bool) {
 			}
 			return "NOT met"
 		}
-		goals = append(goals, fmt.Sprintf("  %s indexer=%s: %.2fx kvstore (goal >= 0.5x: %s); p50 %.2f block times (goal < 1.5: %s)",
-			row.Name(), row.Indexer, row.VsKVStore, ok(row.VsKVStore >= 0.5), row.Best.P50Blocks, ok(row.Best.P50Blocks < 1.5)))
+		vs := "no kvstore row to compare with (add kvstore to --apps)"
+		if row.VsKVStore > 0 {
+			vs = fmt.Sprintf("%.2fx kvstore (goal >= 0.5x: %s)", row.VsKVStore, ok(row.VsKVStore >= 0.5))
+		}
+		goals = append(goals, fmt.Sprintf("  %s indexer=%s: %s; p50 %.2f block times (goal < 1.5: %s)",
+			row.Name(), row.Indexer, vs, row.Best.P50Blocks, ok(row.Best.P50Blocks < 1.5)))
 	}
 	if len(goals) > 0 {
 		fmt.Fprintf(w, "\ngoals on one node:\n%s\n", strings.Join(goals, "\n"))
