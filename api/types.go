@@ -68,7 +68,9 @@ type Submission struct {
 type Account struct {
 	Address string `json:"address"`
 	Balance uint64 `json:"balance"`
-	// Nonce is the next nonce the account's txs must carry.
+	// Nonce is the next nonce the account's txs must carry; for a device's
+	// account, the highest counter its txs have used (the next must be
+	// greater). The device's reading head is shown by the device routes.
 	Nonce uint64 `json:"nonce"`
 	// PubKey is the key the account proved on its first tx, as did:key.
 	PubKey string `json:"pubkey,omitempty"`
