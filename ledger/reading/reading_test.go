@@ -443,3 +443,38 @@ func TestChunkKey(t *testing.T) {
 		t.Error("ChunkKey does not sort by chunk")
 	}
 }
+
+// FuzzExtract: Extract reads a record from a query answer, account or chunk
+// bytes a client received; on any input it returns an error or a ref whose
+// index is the one asked for, and never panics.
+func FuzzExtract(f *testing.F) {
+	e := newRdEnv(f, "dev1")
+	for i := range reading.ChunkSize + 2 {
+		e.submit("dev1", uint64(i+1), senmlPack(f, "dev1:", 1), 0)
+	}
+	e.commit()
+	id := lt.Addr("dev1")
+	for _, key := range [][]byte{account.Key(id), reading.ChunkKey(id, 0)} {
+		v, err := e.st.Working().Get(key)
+		if err != nil || v == nil {
+			f.Fatalf("seed %x: %v", key, err)
+		}
+		f.Add(key[:3], v, uint64(0))
+		f.Add(key[:3], v, uint64(reading.ChunkSize))
+	}
+	f.Add([]byte("acc"), []byte{0xa0}, uint64(1))
+	f.Add([]byte("rd/"), []byte{0x80}, uint64(0))
+	f.Fuzz(func(t *testing.T, kind, value []byte, idx uint64) {
+		key := reading.ChunkKey(id, idx/reading.ChunkSize)
+		if string(kind) == "acc" {
+			key = account.Key(id)
+		}
+		ref, ok, err := reading.Extract(id, key, value, idx)
+		if err == nil && ok && ref.Index != idx {
+			t.Fatalf("Extract(%d) returned ref %d", idx, ref.Index)
+		}
+		if err != nil && ok {
+			t.Fatal("ok with an error")
+		}
+	})
+}
