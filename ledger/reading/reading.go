@@ -27,6 +27,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/fxamacker/cbor/v2"
+
 	"github.com/hypha-iot/hypha/keys"
 	"github.com/hypha-iot/hypha/ledger/account"
 	"github.com/hypha-iot/hypha/ledger/exec"
@@ -65,45 +67,92 @@ func ChunkKey(id keys.Address, n uint64) []byte {
 // latest reading's body). It is charged before any change. The account and
 // chunk writes themselves are not metered again.
 func Submit(c *exec.Context, id keys.Address, m *txn.ReadingSubmit, records int, retention uint64) {
-	digest := sha256.Sum256(m.Payload)
-	t := c.Header.Time.UnixNano()
-	ref := Ref{Counter: c.Nonce, Height: c.Header.Height, Time: t, TxHash: c.TxHash[:], Digest: digest[:],
-		Size: uint32(len(m.Payload)), Records: uint32(records)}
-	// The ref's index is not known before the head is read; charge for the
-	// widest one (9 bytes) so that the gas does not depend on it either.
-	ref.Index = math.MaxUint64
-	c.Meter.Consume(c.Gas.ReadingByte*uint64(len(m.Payload)) + c.Gas.WriteFlat +
-		c.Gas.WriteByte*uint64(len(txn.MustMarshal(&ref))+len(m.Payload)))
-
+	// Read the head first (not a change, and not metered), then charge.
 	meter := c.Meter
 	c.Meter = &exec.Meter{Limit: math.MaxUint64}
 	defer func() { c.Meter = meter }()
 	a := account.Get(c, id)
-	h, err := a.ReadingHead()
-	if err != nil {
-		panic(exec.StorageFault{Err: fmt.Errorf("account %s: %w", id, err)})
-	}
-	if h == nil {
-		h = &account.ReadingHead{}
-	}
-	idx := h.Count
-	ref.Index = idx
-	h.Latest = account.Reading{Counter: c.Nonce, Index: idx, Height: c.Header.Height, Time: t,
-		TxHash: c.TxHash[:], Payload: m.Payload}
-	h.Open = append(h.Open, ref)
-	h.Count++
-	if len(h.Open) == ChunkSize {
-		n := idx / ChunkSize
-		c.SetRecord(ChunkKey(id, n), h.Open)
-		h.Open = nil
-		if keep := (retention + ChunkSize - 1) / ChunkSize; retention > 0 && n >= keep {
-			c.Delete(ChunkKey(id, n-keep))
+	var h headWire
+	if a.Readings != nil {
+		if err := txn.UnmarshalRecord(a.Readings, &h); err != nil {
+			panic(exec.StorageFault{Err: fmt.Errorf("reading head of %s: %w", id, err)})
 		}
 	}
-	a.SetReadingHead(h)
+	idx := h.Count
+	digest := sha256.Sum256(m.Payload)
+	t := c.Header.Time.UnixNano()
+	ref := txn.MustMarshal(&Ref{Index: idx, Counter: c.Nonce, Height: c.Header.Height, Time: t,
+		TxHash: c.TxHash[:], Digest: digest[:], Size: uint32(len(m.Payload)), Records: uint32(records)})
+	// Charged as if the index took its widest encoding (9 bytes), so that
+	// the gas does not depend on it.
+	meter.Consume(c.Gas.ReadingByte*uint64(len(m.Payload)) + c.Gas.WriteFlat +
+		c.Gas.WriteByte*uint64(len(ref)+9-uintLen(idx)+len(m.Payload)))
+
+	open, n, err := appendRef(h.Open, ref)
+	if err != nil {
+		panic(exec.StorageFault{Err: fmt.Errorf("reading head of %s: %w", id, err)})
+	}
+	h.Count++
+	h.Latest = txn.MustMarshal(&account.Reading{Counter: c.Nonce, Index: idx, Height: c.Header.Height, Time: t,
+		TxHash: c.TxHash[:], Payload: m.Payload})
+	h.Open = open
+	if n == ChunkSize {
+		// The open refs, as encoded, are the chunk's canonical encoding.
+		chunk := idx / ChunkSize
+		c.Set(ChunkKey(id, chunk), h.Open)
+		h.Open = nil
+		if keep := (retention + ChunkSize - 1) / ChunkSize; retention > 0 && chunk >= keep {
+			c.Delete(ChunkKey(id, chunk-keep))
+		}
+	}
+	a.Readings = txn.MustMarshal(&h)
 	account.Put(c, id, a)
 	c.Emit("reading", exec.Ix("device", id.Device()), exec.A("counter", exec.U(c.Nonce)),
 		exec.A("index", exec.U(idx)), exec.A("digest", hex.EncodeToString(digest[:])))
+}
+
+// headWire is account.ReadingHead with the latest reading and the open refs
+// left encoded (the same CBOR): Submit replaces the one and appends to the
+// other without decoding either.
+type headWire struct {
+	Count  uint64          `cbor:"1,keyasint"`
+	Latest cbor.RawMessage `cbor:"2,keyasint"`
+	Open   cbor.RawMessage `cbor:"3,keyasint,omitempty"`
+}
+
+// appendRef appends the encoded ref to open, the canonical CBOR encoding of
+// an array of fewer than ChunkSize refs (nil for none), and returns the new
+// array and its length. ChunkSize is below 24, so the array's head is the
+// single byte 0x80+length.
+func appendRef(open, ref []byte) ([]byte, int, error) {
+	n := 0
+	if len(open) > 0 {
+		n = int(open[0]) - 0x80
+		if n < 1 || n >= ChunkSize {
+			return nil, 0, fmt.Errorf("open refs: array head %#x", open[0])
+		}
+	}
+	out := make([]byte, 0, max(len(open), 1)+len(ref))
+	out = append(out, byte(0x80+n+1))
+	if n > 0 {
+		out = append(out, open[1:]...)
+	}
+	return append(out, ref...), n + 1, nil
+}
+
+// uintLen is the length of the CBOR head that encodes v.
+func uintLen(v uint64) int {
+	switch {
+	case v < 24:
+		return 1
+	case v <= math.MaxUint8:
+		return 2
+	case v <= math.MaxUint16:
+		return 3
+	case v <= math.MaxUint32:
+		return 5
+	}
+	return 9
 }
 
 // Getter reads state: nil, nil for an absent key.
