@@ -211,7 +211,11 @@ func TestFourValidators(t *testing.T) {
 
 	net.Start(3)
 	h := net.Height(0)
-	net.WaitHeight(h, 60*time.Second)
+	// Catching up goes through CometBFT's block sync. On a loaded machine
+	// (CI runs other packages' nodes beside these) a block request can go
+	// unanswered until the 15 s peer timeout, and sync retries after it;
+	// in one CI run a minute was not enough. Three allow several retries.
+	net.WaitHeight(h, 3*time.Minute)
 	sendVia(3, 2)
 	sameState(t, net)
 }
