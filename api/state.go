@@ -55,20 +55,15 @@ func heightParam(r *http.Request) (int64, error) {
 // returns the value and the proof (nil unless asked). A ledger failure comes
 // back as an *Error carrying the proof of absence when there is one.
 func (s *Server) singleQuery(w http.ResponseWriter, r *http.Request, path string) ([]byte, *Proof, error) {
-	resp, proof, err := s.singleResp(w, r, path, -1)
+	resp, proof, err := s.singleResp(w, r, path)
 	return resp.Value, proof, err
 }
 
-// singleResp is singleQuery returning the whole answer (key, height). A
-// height >= 0 overrides ?height= (to read a second record at the height of
-// a first one).
-func (s *Server) singleResp(w http.ResponseWriter, r *http.Request, path string, height int64) (ledger.QueryResponse, *Proof, error) {
+// singleResp is singleQuery returning the whole answer (key, height).
+func (s *Server) singleResp(w http.ResponseWriter, r *http.Request, path string) (ledger.QueryResponse, *Proof, error) {
 	h, err := heightParam(r)
 	if err != nil {
 		return ledger.QueryResponse{}, nil, err
-	}
-	if height >= 0 {
-		h = height
 	}
 	prove, err := queryBool(r, "prove")
 	if err != nil {
@@ -185,7 +180,7 @@ func (s *Server) deviceRecord(w http.ResponseWriter, r *http.Request) (*device.D
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	resp, proof, err := s.singleResp(w, r, "/device/"+id.Device(), -1)
+	resp, proof, err := s.singleResp(w, r, "/device/"+id.Device())
 	if err != nil {
 		return nil, nil, 0, err
 	}
@@ -397,7 +392,7 @@ func (s *Server) getReading(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The answer is the record holding the ref: the device's account (its
 	// newest refs) or a sealed chunk of its reading log; the proof covers it.
-	resp, proof, err := s.singleResp(w, r, "/reading/"+id.Device()+"/"+strconv.FormatUint(idx, 10), -1)
+	resp, proof, err := s.singleResp(w, r, "/reading/"+id.Device()+"/"+strconv.FormatUint(idx, 10))
 	if err != nil {
 		return err
 	}

@@ -251,11 +251,10 @@ func (s *Store) Stage(writes []Write) ([]byte, error) {
 	}
 	for _, w := range writes {
 		key := bytes.Clone(w.Key)
-		// A failed write leaves the tree unknown until Rollback, which
-		// empties the cache too.
-		s.values.forget(key)
 		if w.Delete {
 			if _, _, err := s.tree.Remove(key); err != nil {
+				// The tree is unknown until Rollback; so is the cache.
+				s.values.reset()
 				return nil, fmt.Errorf("store: stage delete %x: %w", w.Key, err)
 			}
 			s.values.put(key, cached{absent: true})
@@ -263,6 +262,7 @@ func (s *Store) Stage(writes []Write) ([]byte, error) {
 		}
 		value := bytes.Clone(w.Value)
 		if _, err := s.tree.Set(key, value); err != nil {
+			s.values.reset()
 			return nil, fmt.Errorf("store: stage set %x: %w", w.Key, err)
 		}
 		s.values.put(key, cached{value: value})

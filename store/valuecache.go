@@ -7,7 +7,7 @@ package store
 // storage, which this store leaves off (see open), and lives in memory only.
 //
 // Entries are exact: Stage writes every staged value (or its absence) through
-// the cache and Rollback empties it, so a hit always equals what the working
+// the cache and Rollback (or a failed Stage) empties it, so a hit always equals what the working
 // tree would return. The cache holds between limit and 2*limit keys: when the
 // current generation reaches limit entries it becomes the old one and the
 // older one is dropped; a hit in the old generation moves the key to the
@@ -55,12 +55,6 @@ func (c *valueCache) put(key []byte, e cached) {
 		c.old, c.cur = c.cur, make(map[string]cached, c.limit)
 	}
 	c.cur[string(key)] = e
-}
-
-// forget drops key from both generations.
-func (c *valueCache) forget(key []byte) {
-	delete(c.cur, string(key))
-	delete(c.old, string(key))
 }
 
 // reset empties the cache.

@@ -37,7 +37,7 @@ type Account struct {
 	// Readings is a device's direct-reading head, a ReadingHead in
 	// canonical CBOR; nil before its first reading. It stays encoded so that
 	// the fee and counter update of every device tx passes it through
-	// without decoding it: use ReadingHead and SetReadingHead.
+	// without decoding it: use ReadingHead (package reading writes it).
 	Readings cbor.RawMessage `cbor:"5,keyasint,omitempty" json:"-"`
 }
 
@@ -52,9 +52,6 @@ func (a *Account) ReadingHead() (*ReadingHead, error) {
 	}
 	return &h, nil
 }
-
-// SetReadingHead stores h as a's reading head.
-func (a *Account) SetReadingHead(h *ReadingHead) { a.Readings = txn.MustMarshal(h) }
 
 // ReadingHead is a device's direct-reading state (see the reading package):
 // how many readings it has made, the latest with its body, and the refs of

@@ -336,7 +336,7 @@ func Detach(c *exec.Context, env *Env, m *txn.ContractDetach) error {
 // metered: every message.send makes it, and messages to devices and
 // accounts cost what they did before contracts.
 func IsContract(c *exec.Context, addr keys.Address) bool {
-	return unmetered(c, func() bool { return c.Has(InstanceKey(addr)) })
+	return exec.Unmetered(c, func() bool { return c.Has(InstanceKey(addr)) })
 }
 
 // Message executes a message.send whose recipient is a contract. A
@@ -432,7 +432,7 @@ func queueFull(addr keys.Address, n uint64) error {
 // visible, never silent.
 func EnqueueReading(c *exec.Context, dev keys.Address, counter uint64, payload []byte, maxQueued uint64) {
 	var s Subscribers
-	if !unmetered(c, func() bool { return c.GetRecord(DeviceSubscribersKey(dev), &s) }) {
+	if !exec.Unmetered(c, func() bool { return c.GetRecord(DeviceSubscribersKey(dev), &s) }) {
 		return
 	}
 	for _, addr := range s.Contracts {
@@ -446,14 +446,6 @@ func EnqueueReading(c *exec.Context, dev keys.Address, counter uint64, payload [
 				exec.A("counter", exec.U(counter)), exec.A("queued", exec.U(n)))
 		}
 	}
-}
-
-// unmetered runs fn with c's meter swapped for an unlimited one.
-func unmetered(c *exec.Context, fn func() bool) bool {
-	m := c.Meter
-	c.Meter = &exec.Meter{Limit: math.MaxUint64}
-	defer func() { c.Meter = m }()
-	return fn()
 }
 
 // scheduleTicks queues the ticks due at the context's height, in address

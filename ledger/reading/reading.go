@@ -32,6 +32,7 @@ import (
 	"github.com/hypha-iot/hypha/keys"
 	"github.com/hypha-iot/hypha/ledger/account"
 	"github.com/hypha-iot/hypha/ledger/exec"
+	"github.com/hypha-iot/hypha/store"
 	"github.com/hypha-iot/hypha/txn"
 )
 
@@ -68,10 +69,7 @@ func ChunkKey(id keys.Address, n uint64) []byte {
 // chunk writes themselves are not metered again.
 func Submit(c *exec.Context, id keys.Address, m *txn.ReadingSubmit, records int, retention uint64) {
 	// Read the head first (not a change, and not metered), then charge.
-	meter := c.Meter
-	c.Meter = &exec.Meter{Limit: math.MaxUint64}
-	defer func() { c.Meter = meter }()
-	a := account.Get(c, id)
+	a := exec.Unmetered(c, func() account.Account { return account.Get(c, id) })
 	var h headWire
 	if a.Readings != nil {
 		if err := txn.UnmarshalRecord(a.Readings, &h); err != nil {
@@ -85,7 +83,7 @@ func Submit(c *exec.Context, id keys.Address, m *txn.ReadingSubmit, records int,
 		TxHash: c.TxHash[:], Digest: digest[:], Size: uint32(len(m.Payload)), Records: uint32(records)})
 	// Charged as if the index took its widest encoding (9 bytes), so that
 	// the gas does not depend on it.
-	meter.Consume(c.Gas.ReadingByte*uint64(len(m.Payload)) + c.Gas.WriteFlat +
+	c.Meter.Consume(c.Gas.ReadingByte*uint64(len(m.Payload)) + c.Gas.WriteFlat +
 		c.Gas.WriteByte*uint64(len(ref)+9-uintLen(idx)+len(m.Payload)))
 
 	open, n, err := appendRef(h.Open, ref)
@@ -96,17 +94,20 @@ func Submit(c *exec.Context, id keys.Address, m *txn.ReadingSubmit, records int,
 	h.Latest = txn.MustMarshal(&account.Reading{Counter: c.Nonce, Index: idx, Height: c.Header.Height, Time: t,
 		TxHash: c.TxHash[:], Payload: m.Payload})
 	h.Open = open
-	if n == ChunkSize {
-		// The open refs, as encoded, are the chunk's canonical encoding.
-		chunk := idx / ChunkSize
-		c.Set(ChunkKey(id, chunk), h.Open)
-		h.Open = nil
-		if keep := (retention + ChunkSize - 1) / ChunkSize; retention > 0 && chunk >= keep {
-			c.Delete(ChunkKey(id, chunk-keep))
+	exec.Unmetered(c, func() struct{} {
+		if n == ChunkSize {
+			// The open refs, as encoded, are the chunk's canonical encoding.
+			chunk := idx / ChunkSize
+			c.Set(ChunkKey(id, chunk), h.Open)
+			h.Open = nil
+			if keep := (retention + ChunkSize - 1) / ChunkSize; retention > 0 && chunk >= keep {
+				c.Delete(ChunkKey(id, chunk-keep))
+			}
 		}
-	}
-	a.Readings = txn.MustMarshal(&h)
-	account.Put(c, id, a)
+		a.Readings = txn.MustMarshal(&h)
+		account.Put(c, id, a)
+		return struct{}{}
+	})
 	c.Emit("reading", exec.Ix("device", id.Device()), exec.A("counter", exec.U(c.Nonce)),
 		exec.A("index", exec.U(idx)), exec.A("digest", hex.EncodeToString(digest[:])))
 }
@@ -155,14 +156,9 @@ func uintLen(v uint64) int {
 	return 9
 }
 
-// Getter reads state: nil, nil for an absent key.
-type Getter interface {
-	Get(key []byte) ([]byte, error)
-}
-
 // Head returns id's reading head from its account; nil if it has made no
 // reading.
-func Head(r Getter, id keys.Address) (*account.ReadingHead, error) {
+func Head(r exec.Getter, id keys.Address) (*account.ReadingHead, error) {
 	v, err := r.Get(account.Key(id))
 	if err != nil || v == nil {
 		return nil, err
@@ -215,16 +211,10 @@ func Extract(id keys.Address, key, value []byte, idx uint64) (Ref, bool, error) 
 	return Ref{}, false, nil
 }
 
-// Iterator is the part of store.Reader List needs.
-type Iterator interface {
-	Getter
-	Iterate(start, end []byte, reverse bool, fn func(key, value []byte) bool) error
-}
-
 // List returns up to limit refs of id's log with index > after (from the
 // oldest kept if after < 0), oldest first, and whether more follow.
 // Readings dropped by retention are skipped.
-func List(r Iterator, id keys.Address, after int64, limit int) (refs []Ref, more bool, err error) {
+func List(r store.Reader, id keys.Address, after int64, limit int) (refs []Ref, more bool, err error) {
 	h, err := Head(r, id)
 	if err != nil || h == nil {
 		return nil, false, err
