@@ -133,6 +133,20 @@ func TestFileReplicationAcrossGateways(t *testing.T) {
 	if !slices.Contains(hs, gwA) {
 		t.Fatalf("holders %v do not include the uploading gateway %s", hs, gwA)
 	}
+	// Only one gateway fetched: in ten more rounds the gateways have signed
+	// two attestations in all, and no surplus pin and withdrawal.
+	time.Sleep(10 * 200 * time.Millisecond)
+	signed := uint64(0)
+	for k := range net.Nodes {
+		var a api.Account
+		if code := getJSON(t, net.API(2)+"/v1/accounts/"+net.Nodes[k].GatewayAddress().Account(), &a); code != http.StatusOK {
+			t.Fatalf("gateway %d account: HTTP %d", k, code)
+		}
+		signed += a.Nonce
+	}
+	if signed != 2 {
+		t.Fatalf("gateways signed %d attestation txs, want 2 (a pin by the uploading gateway and by one fetcher)", signed)
+	}
 	var rec api.File
 	if code := getJSON(t, net.API(2)+"/v1/files/"+up.CID+"?prove=true", &rec); code != http.StatusOK || rec.Proof == nil || rec.Holders != 2 {
 		t.Fatalf("record: HTTP %d %+v", code, rec)

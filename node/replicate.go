@@ -68,7 +68,7 @@ func (n *Node) startBlobs() error {
 	}
 	n.peers = memberAddrs(g.Gateways, n.log)
 	st.SetPeers(ctx, n.peers)
-	n.repl = &replicator{n: n, log: n.log.With("module", "replicate"), firstWanted: map[string]wantedSince{},
+	n.repl = &replicator{n: n, log: n.log.With("module", "replicate"), firstWanted: map[string]*wantedSince{},
 		failed: map[string]time.Time{}}
 	if n.cfg.App.Replicate {
 		rctx, cancel := context.WithCancel(context.Background())
@@ -169,27 +169,49 @@ func (n *Node) eachItem(path string, f func([]byte) error) error {
 // Which gateways fetch a wanted file: every gateway ranks the gateways that
 // do not yet hold it by SHA-256(cid || gateway address) (rendezvous
 // hashing), and fetches when it is among the first `wanted` of them, so N
-// replicas land on N gateways without any coordination. Fetching starts
-// settleRounds and settleBlocks after a gateway first sees the file
-// wanted, once the uploading gateway has attested. A gateway that holds
-// the file already (it received the upload) attests at once. If a file
-// stays wanted (a chosen gateway is down), the window widens by one gateway
-// for every widenRounds rounds it has been wanted, so the file still
-// reaches N holders.
+// replicas land on N gateways without any coordination. A gateway that
+// holds the file already (it received the upload) attests at once. The
+// others start fetching settleRounds after they first see the file
+// wanted, once that attestation has committed (or, if none has,
+// settleBlocks blocks later). If a file stays wanted (a chosen gateway is
+// down), the window widens by one gateway for every widenRounds rounds it
+// stays wanted after that, so the file still reaches N holders.
 type replicator struct {
 	n   *Node
 	log *slog.Logger
 
 	mu          sync.Mutex
-	firstWanted map[string]wantedSince // cid -> when first seen wanted
-	failed      map[string]time.Time   // cid -> last failed fetch (backoff)
+	firstWanted map[string]*wantedSince // cid -> when first seen wanted
+	failed      map[string]time.Time    // cid -> last failed fetch (backoff)
 }
 
 // wantedSince is when a gateway first saw a file wanted: on its clock and
-// at which committed height.
+// at which committed height; and when its wait to settle ended.
 type wantedSince struct {
-	at     time.Time
-	height int64
+	at      time.Time
+	height  int64
+	settled time.Time // zero while settling
+}
+
+// window tells whether a gateway that lacks the file may fetch it yet, and
+// among how many of the ranked non-holders: none until settleRounds rounds
+// have passed since the file was first seen wanted and either some gateway
+// has attested holding it (held: the one that took the upload, as a rule)
+// or settleBlocks blocks have passed too; then the wanted count, one more
+// for every widenRounds rounds after that.
+// The widening counts from the end of the wait, not from its start: on an
+// idle chain the blocks alone take settleBlocks idle-block intervals, and a
+// window that had widened meanwhile would send more gateways to fetch than
+// replicas are wanted (the surplus then withdraws, and may take the
+// uploading gateway's copy with it).
+func (w *wantedSince) window(now time.Time, height int64, held bool, every time.Duration, wanted int) (int, bool) {
+	if w.settled.IsZero() {
+		if now.Sub(w.at) < settleRounds*every || !held && height < w.height+settleBlocks {
+			return 0, false
+		}
+		w.settled = now
+	}
+	return wanted + int(now.Sub(w.settled)/(widenRounds*every)), true
 }
 
 // Rounds are replicate_interval apart; a gateway measures time in rounds
@@ -203,8 +225,11 @@ const (
 	// the upload attests in its first round, and the others then fetch
 	// only what is still wanted. Rounds alone are not enough: that
 	// attestation needs a block or two to commit, and blocks can be slower
-	// than rounds (a loaded machine, long block times); so both must pass.
-	// Idle chains still make a block every idle-block interval.
+	// than rounds (a loaded machine, long block times); so the wait ends
+	// after settleRounds once a holder has attested, or else after
+	// settleBlocks too (the uploading gateway is down, or the upload went
+	// to a node that is no gateway). Idle chains still make a block every
+	// idle-block interval.
 	settleRounds = 3
 	settleBlocks = 3
 	fetchBackoff = 30 * time.Second
@@ -260,6 +285,7 @@ func (r *replicator) round(ctx context.Context) error {
 	var msgs []txn.Msg
 	seen := map[string]bool{}
 	height := n.ledger.Info().Height
+	now := time.Now()
 	for _, f := range wanted {
 		if len(msgs) == maxPinsPerTx || ctx.Err() != nil {
 			break
@@ -267,10 +293,9 @@ func (r *replicator) round(ctx context.Context) error {
 		key := string(f.CID)
 		seen[key] = true
 		if _, ok := r.firstWanted[key]; !ok {
-			r.firstWanted[key] = wantedSince{at: time.Now(), height: height}
+			r.firstWanted[key] = &wantedSince{at: now, height: height}
 		}
 		since := r.firstWanted[key]
-		age := time.Since(since.at)
 		holders, err := r.holders(f.CID)
 		if err != nil {
 			return err
@@ -287,11 +312,10 @@ func (r *replicator) round(ctx context.Context) error {
 			return err
 		}
 		if !has {
-			every := n.cfg.App.ReplicateInterval
-			if age < settleRounds*every || height < since.height+settleBlocks {
+			window, ok := since.window(now, height, len(holders) > 0, n.cfg.App.ReplicateInterval, f.Wanted())
+			if !ok {
 				continue // give the gateway that took the upload time to attest
 			}
-			window := f.Wanted() + int(age/(widenRounds*every))
 			if !chosen(f.CID, me, gws, holders, window) {
 				continue
 			}
