@@ -67,23 +67,19 @@ func benchApply(b *testing.B, kind string, disk bool) {
 	// run against the same state (about 28,000 keys): the cost of a write
 	// grows with the depth of the tree, and a state of only the senders'
 	// accounts would flatter the transfers.
-	{
-		var setup [][]byte
-		for i, s := range senders {
-			d := lt.Key(fmt.Sprintf("bdev%d", i))
-			setup = append(setup, c.TxCo(s, []keys.PrivateKey{d}, lt.Register(d, "bench")),
-				c.Tx(s, &txn.Send{To: d.Public().Address(), Amount: 1 << 40}))
-			if len(setup) >= 2*benchBlockSize {
-				c.Block(setup...)
-				setup = nil
-			}
-		}
-		c.Block(setup...)
-	}
 	devKeys := make([]keys.PrivateKey, len(senders))
-	for i := range devKeys {
-		devKeys[i] = lt.Key(fmt.Sprintf("bdev%d", i))
+	var setup [][]byte
+	for i, s := range senders {
+		d := lt.Key(fmt.Sprintf("bdev%d", i))
+		devKeys[i] = d
+		setup = append(setup, c.TxCo(s, []keys.PrivateKey{d}, lt.Register(d, "bench")),
+			c.Tx(s, &txn.Send{To: d.Public().Address(), Amount: 1 << 40}))
+		if len(setup) >= 2*benchBlockSize {
+			c.Block(setup...)
+			setup = nil
+		}
 	}
+	c.Block(setup...)
 	nonces := make([]uint64, len(senders))
 	for i, s := range senders {
 		nonces[i] = c.Account(s.Public().Address()).Nonce

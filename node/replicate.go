@@ -218,7 +218,7 @@ func (w *wantedSince) window(now time.Time, height int64, held bool, every time.
 // on its own clock (blocks may not come while the chain is idle).
 const (
 	// widenRounds: the window of chosen gateways grows by one for every
-	// widenRounds rounds a file stays wanted.
+	// widenRounds rounds a file stays wanted once its settle wait is over.
 	widenRounds = 20
 	// settleRounds and settleBlocks are how long a newly wanted file
 	// waits before gateways without it fetch: the gateway that received
@@ -285,11 +285,11 @@ func (r *replicator) round(ctx context.Context) error {
 	var msgs []txn.Msg
 	seen := map[string]bool{}
 	height := n.ledger.Info().Height
-	now := time.Now()
 	for _, f := range wanted {
 		if len(msgs) == maxPinsPerTx || ctx.Err() != nil {
 			break
 		}
+		now := time.Now() // a fetch earlier in the round may have taken a while
 		key := string(f.CID)
 		seen[key] = true
 		if _, ok := r.firstWanted[key]; !ok {
